@@ -1,0 +1,1 @@
+"""Evaluation: evaluator networks, metrics and reports."""
