@@ -93,6 +93,49 @@ class SkeletonSpec:
     def joint_index(self, name: str) -> int:
         return self.joint_names.index(name)
 
+    @cached_property
+    def _tree_indices(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """(root, children, their parents, the joint whose rotation each child's chain builds on).
+
+        HumanML3D restarts every chain from the root's rotation, so a child whose parent starts its
+        chain builds on the root, any other child on its parent.
+        """
+        root = self.chains[0][0]
+        children, parents, chain_base = [], [], []
+        for chain in self.chains:
+            for position, child in enumerate(chain[1:], start=1):
+                children.append(child)
+                parents.append(chain[position - 1])
+                chain_base.append(root if position == 1 else chain[position - 1])
+        return root, np.array(children), np.array(parents), np.array(chain_base)
+
+    @cached_property
+    def _depth_levels(self) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
+        """`_tree_indices` children grouped by depth in the tree, shallowest first."""
+        _, children, parents, chain_base = self._tree_indices
+        depth = {self.chains[0][0]: 0}
+        for child, parent in zip(children, parents):  # chains are listed parents-first
+            depth[child] = depth[parent] + 1
+        child_depth = np.array([depth[c] for c in children])
+        return tuple(
+            (children[child_depth == d], parents[child_depth == d], chain_base[child_depth == d])
+            for d in range(1, child_depth.max() + 1)
+        )
+
+    @cached_property
+    def _ancestor_matrix(self) -> np.ndarray:
+        """(J, J-1): entry [j, k] is 1 if the bone ending at `_tree_indices` child k lies on the
+        path from the root to joint j, so joints = root + matrix @ bones."""
+        _, children, _, _ = self._tree_indices
+        column = {child: k for k, child in enumerate(children)}
+        matrix = np.zeros((self.n_joints, len(children)))
+        for j in range(self.n_joints):
+            node = j
+            while self.parents[node] >= 0:
+                matrix[j, column[node]] = 1.0
+                node = self.parents[node]
+        return matrix
+
 
 def bone_lengths(joints: np.ndarray, spec: SkeletonSpec) -> np.ndarray:
     """(..., J, 3) -> (..., J) distance of every joint to its parent (0 for the root)."""
@@ -110,35 +153,44 @@ def facing_directions(joints: np.ndarray, spec: SkeletonSpec) -> np.ndarray:
     return forward / np.linalg.norm(forward, axis=-1, keepdims=True)
 
 
-def inverse_kinematics(joints: np.ndarray, spec: SkeletonSpec, smooth_forward: bool = False) -> np.ndarray:
-    """(T, J, 3) joint positions -> (T, J, 4) local quaternions (HumanML3D convention).
+def _ik_root_forward(joints: np.ndarray, spec: SkeletonSpec, smooth_forward: bool) -> np.ndarray:
+    """(T, J, 3) -> (T, 3) the unit direction HumanML3D's IK turns to +Z, quirks included.
 
-    The root quaternion turns the body's facing to +Z; with `smooth_forward` the facing is first
-    smoothed over time (Gaussian, sigma 20 frames), as HumanML3D does for its rotation features.
-    HumanML3D also leaves the first frame's root rotation as identity; we keep that quirk so that
-    features match the official files.
+    Its IK unpacks the face joints in another order than its facing step, so the hip vector
+    enters with the opposite sign: across = (l_hip - r_hip) + (r_shoulder - l_shoulder). The
+    direction is smoothed before it is normalised. Both are kept for bit-compatibility.
     """
     from scipy.ndimage import gaussian_filter1d
 
-    joints = np.asarray(joints, dtype=np.float64)
-    forward = facing_directions(joints, spec)
+    r_hip, l_hip, r_sdr, l_sdr = spec.face_joints
+    across = (joints[:, l_hip] - joints[:, r_hip]) + (joints[:, r_sdr] - joints[:, l_sdr])
+    across = across / np.linalg.norm(across, axis=-1, keepdims=True)
+    forward = np.cross(np.array([0.0, 1.0, 0.0]), across)
     if smooth_forward:
         forward = gaussian_filter1d(forward, 20, axis=0, mode="nearest")
-        forward = forward / np.linalg.norm(forward, axis=-1, keepdims=True)
-    root_quat = qbetween(forward, np.array([0.0, 0.0, 1.0]))
+    return forward / np.linalg.norm(forward, axis=-1, keepdims=True)
+
+
+def inverse_kinematics(joints: np.ndarray, spec: SkeletonSpec, smooth_forward: bool = False) -> np.ndarray:
+    """(T, J, 3) joint positions -> (T, J, 4) local quaternions (HumanML3D convention).
+
+    The root quaternion turns the body's "forward" (see `_ik_root_forward`) to +Z; with
+    `smooth_forward` it is first smoothed over time (Gaussian, sigma 20 frames), as HumanML3D does
+    for its rotation features. HumanML3D also leaves the first frame's root rotation as identity;
+    we keep that quirk so that features match the official files. Vectorised over joints: each
+    bone's world rotation is the shortest arc from its rest direction, and its local rotation is
+    relative to the rotation its chain has accumulated (the root's at the start of every chain).
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    root_quat = qbetween(_ik_root_forward(joints, spec, smooth_forward), np.array([0.0, 0.0, 1.0]))
     root_quat[0] = (1.0, 0.0, 0.0, 0.0)
 
-    quats = np.zeros(joints.shape[:-1] + (4,))
-    quats[..., 0] = 1.0
-    quats[:, spec.chains[0][0]] = root_quat
-    for chain in spec.chains:
-        accumulated = root_quat
-        for parent, child in zip(chain[:-1], chain[1:]):
-            bone = joints[:, child] - joints[:, parent]
-            world = qbetween(np.broadcast_to(spec.raw_offsets[child], bone.shape), bone)
-            local = qmul(qinv(accumulated), world)
-            quats[:, child] = local
-            accumulated = qmul(accumulated, local)
+    root, children, parents, chain_base = spec._tree_indices
+    world = np.empty(joints.shape[:-1] + (4,))
+    world[:, root] = root_quat
+    world[:, children] = qbetween(spec.raw_offsets[children], joints[:, children] - joints[:, parents])
+    quats = world.copy()
+    quats[:, children] = qmul(qinv(world[:, chain_base]), world[:, children])
     return quats
 
 
@@ -150,37 +202,44 @@ def forward_kinematics(
 ) -> np.ndarray:
     """(T, J, 4) local quaternions + (T, 3) root positions -> (T, J, 3) joints.
 
-    `offsets` (J, 3) defaults to the spec's target rest pose.
+    `offsets` (J, 3) defaults to the spec's target rest pose. One step per tree depth.
     """
-    offsets = spec.offsets() if offsets is None else offsets
+    offsets = spec.offsets() if offsets is None else np.asarray(offsets, dtype=np.float64)
     local_quats = np.asarray(local_quats, dtype=np.float64)
+    root, *_ = spec._tree_indices
+    accumulated = np.empty_like(local_quats)
+    accumulated[:, root] = local_quats[:, root]
     joints = np.zeros(local_quats.shape[:-1] + (3,))
-    joints[:, spec.chains[0][0]] = root_pos
-    for chain in spec.chains:
-        accumulated = local_quats[:, spec.chains[0][0]]
-        for parent, child in zip(chain[:-1], chain[1:]):
-            accumulated = qmul(accumulated, local_quats[:, child])
-            joints[:, child] = qrot(accumulated, np.broadcast_to(offsets[child], (len(joints), 3))) + joints[:, parent]
+    joints[:, root] = root_pos
+    for children, parents, chain_base in spec._depth_levels:
+        accumulated[:, children] = qmul(accumulated[:, chain_base], local_quats[:, children])
+        joints[:, children] = joints[:, parents] + qrot(
+            accumulated[:, children], np.broadcast_to(offsets[children], (len(joints), len(children), 3))
+        )
     return joints
 
 
 def retarget(joints: np.ndarray, spec: SkeletonSpec) -> np.ndarray:
-    """Put a motion on the spec's target skeleton, keeping its joint rotations.
+    """Put a motion on the spec's target skeleton, keeping its bone directions.
 
     Bone lengths become the target's; the root path is scaled by the ratio of leg lengths, as
-    HumanML3D's `uniform_skeleton` does (source lengths are measured on the first frame).
+    HumanML3D's `uniform_skeleton` does (source lengths are measured on the first frame). Its
+    inverse-then-forward kinematics keeps every bone's direction, so we rescale the bones directly
+    and add them up along the tree (same result, no rotations needed).
     """
     joints = np.asarray(joints, dtype=np.float64)
-    source_offsets = spec.raw_offsets * bone_lengths(joints[0], spec)[:, None]
-    target_offsets = spec.offsets()
+    root, children, parents, _ = spec._tree_indices
     knee, ankle = spec.leg_joints
+    source_lengths = bone_lengths(joints[0], spec)
+    target_lengths = np.linalg.norm(spec.offsets(), axis=-1)
+    scale = (target_lengths[knee] + target_lengths[ankle]) / (source_lengths[knee] + source_lengths[ankle])
 
-    def leg_length(offsets):
-        return np.abs(offsets[knee]).max() + np.abs(offsets[ankle]).max()
-
-    scale = leg_length(target_offsets) / leg_length(source_offsets)
-    quats = inverse_kinematics(joints, spec)
-    return forward_kinematics(quats, joints[:, 0] * scale, spec, target_offsets)
+    bones = joints[:, children] - joints[:, parents]
+    norms = np.linalg.norm(bones, axis=-1, keepdims=True)
+    # A zero-length bone has no direction; fall back to its rest direction.
+    directions = np.where(norms > 1e-12, bones / np.maximum(norms, 1e-12), spec.raw_offsets[children])
+    new_bones = directions * target_lengths[children, None]
+    return joints[:, root, None] * scale + np.einsum("jk,tkc->tjc", spec._ancestor_matrix, new_bones)
 
 
 _SMPL22_NAMES = (
@@ -204,9 +263,11 @@ HUMANML3D = SkeletonSpec(
         dtype=np.float64,
     ),
     # Measured on HumanML3D's new_joints (every clip shares them), joints 1..21 from their parents.
+    # To 1e-7 m: retargeting already-processed clips must leave them unchanged to that precision.
     bone_lengths_m=np.array(
-        [0.0, 0.1031, 0.1099, 0.1316, 0.3936, 0.3902, 0.1432, 0.4324, 0.4256, 0.0574, 0.1434,
-         0.1494, 0.2194, 0.1375, 0.1434, 0.1030, 0.1316, 0.1230, 0.2568, 0.2631, 0.2660, 0.2699]
+        [0.0, 0.1030740, 0.1098834, 0.1315682, 0.3936232, 0.3901882, 0.1431902, 0.4324330,
+         0.4256434, 0.0573647, 0.1433818, 0.1494191, 0.2193600, 0.1374868, 0.1433828, 0.1030392,
+         0.1316140, 0.1229844, 0.2568399, 0.2630919, 0.2660118, 0.2698763]
     ),
     face_joints=(2, 1, 17, 16),
     feet_left=(7, 10),
@@ -216,12 +277,19 @@ HUMANML3D = SkeletonSpec(
     contact_threshold=0.002,
 )
 
+# KIT-ML joints in the MMM reference model's order (root, BP, BT, BLN, BUN, LS, LE, LW, RS, RE, RW,
+# LH, LK, LA, LMrot, LF, RH, RK, RA, RMrot, RF); its left side lies along +X in the rest pose, as
+# SMPL's does. HumanML3D's KIT processing uses the indices below for facing (11, 16, 5, 8), foot
+# contacts (19, 20 stored first, then 14, 15) and leg scale (17, 18), labelling them right/left
+# the other way round from the MMM names. We keep its indices (so `feet_left` holds MMM's right
+# metatarsal and toe) so that features match its KIT-ML files.
 KITML = SkeletonSpec(
     name="kitml",
     joint_names=(
-        "root", "torso", "chest", "neck", "head", "right_shoulder", "right_elbow", "right_wrist",
-        "left_shoulder", "left_elbow", "left_wrist", "right_hip", "right_knee", "right_ankle",
-        "right_heel", "right_toe", "left_hip", "left_knee", "left_ankle", "left_heel", "left_toe",
+        "root", "torso", "chest", "neck", "head", "left_shoulder", "left_elbow",
+        "left_wrist", "right_shoulder", "right_elbow", "right_wrist", "left_hip", "left_knee",
+        "left_ankle", "left_metatarsal", "left_toe", "right_hip", "right_knee", "right_ankle",
+        "right_metatarsal", "right_toe",
     ),
     chains=((0, 11, 12, 13, 14, 15), (0, 16, 17, 18, 19, 20), (0, 1, 2, 3, 4), (3, 5, 6, 7), (3, 8, 9, 10)),
     raw_offsets=np.array(
