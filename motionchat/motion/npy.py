@@ -19,7 +19,6 @@ from motionchat.fileio import atomic_path
 from motionchat.motion.features import feature_layout, features_to_joints
 from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.skeleton import SKELETONS, SkeletonSpec, skeleton_for_feature_dim
-from motionchat.motion.timing import frames_to_seconds
 
 # A sanity limit on what we read, far above any clip the models handle (HumanML3D's longest: 196).
 MAX_FILE_FRAMES = 10_000
@@ -142,19 +141,18 @@ def read_npy_motion(path: str | Path, normalizer: Normalizer | None = None) -> N
     n_frames = array.shape[0]
     if n_frames < 1:
         raise MotionchatError(f"{path}: has 0 frames; expected at least 1")
-    length = f"{n_frames} frames ({frames_to_seconds(n_frames, skeleton.fps):.2f} s at {skeleton.fps:g} fps)"
 
     if kind == "joints":
         joints = array.reshape(n_frames, skeleton.n_joints, 3).astype(np.float32)
         layout = "flattened " if array.ndim == 2 else ""
-        return NpyMotion(path, joints, None, "joints", skeleton, f"{layout}{skeleton.name} joint positions, {length}")
+        return NpyMotion(path, joints, None, "joints", skeleton, f"{layout}{skeleton.name} joint positions")
 
     features = array.astype(np.float32)
     deviation = rotation_deviation(features, skeleton)
     name = f"{skeleton.feature_dim}-d {skeleton.name} features"
     if deviation < RAW_ROTATION_DEVIATION:
         note = "" if normalizer is None else "; the given statistics were not needed"
-        description = f"raw {name} (rotations orthonormal, deviation {deviation:.1e}), {length}{note}"
+        description = f"raw {name}{note}"
         return NpyMotion(path, features_to_joints(features, skeleton), features, "features", skeleton, description)
 
     if normalizer is None:
@@ -173,7 +171,7 @@ def read_npy_motion(path: str | Path, normalizer: Normalizer | None = None) -> N
             f"{path}: neither raw nor normalised with {normalizer.source} (6-D rotations not orthonormal "
             f"before or after denormalising, deviation {raw_deviation:.2f}); check the file and --normalize"
         )
-    description = f"normalised {name}, denormalised with {normalizer.source}, {length}"
+    description = f"normalised {name}, denormalised with {normalizer.source}"
     return NpyMotion(path, features_to_joints(raw, skeleton), raw, "normalized_features", skeleton, description)
 
 

@@ -1,0 +1,195 @@
+"""The `motionchat` command line.
+
+Heavy modules (torch, matplotlib, the readers) are imported inside the commands so that
+`motionchat --help` and the REPL start quickly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from motionchat import __version__
+from motionchat.errors import MotionchatError, friendly_errors
+
+app = typer.Typer(
+    help="Chat with a motion-language model: text to 3D human motion, captions, edits, previews.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+console = Console(highlight=False)
+
+JointMapOption = Annotated[
+    Optional[Path],
+    typer.Option("--joint-map", help="JSON file mapping SMPL joint names to your rig's joint names (BVH/ASF input)."),
+]
+NormalizeOption = Annotated[
+    Optional[Path],
+    typer.Option("--normalize", help="Folder with Mean.npy/Std.npy (or a bundle): reads normalised features, writes normalised features."),
+]
+SmplDirOption = Annotated[
+    Optional[Path],
+    typer.Option("--smpl-dir", help="Folder with your SMPL/SMPL-H/SMPL-X model files (or set MOTIONCHAT_SMPL_DIR)."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"motionchat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """motionchat: text to 3D human motion and back."""
+
+
+def _normalizer(stats: Path | None):
+    if stats is None:
+        return None
+    from motionchat.motion.normalizer import Normalizer
+
+    return Normalizer.from_dir(stats)
+
+
+def _load(path: Path, joint_map: Path | None = None, normalizer=None):
+    from motionchat.motion.io import load_motion
+
+    return load_motion(path, joint_map=joint_map, normalizer=normalizer)
+
+
+@app.command()
+@friendly_errors
+def info(
+    inputs: Annotated[list[Path], typer.Argument(help="Motion files (.npy features or joints, .bvh, .amc).")],
+    joint_map: JointMapOption = None,
+    normalize: NormalizeOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per file.")] = False,
+) -> None:
+    """Frames, seconds, format, head height and distance travelled."""
+    from motionchat.motion.summary import summarize
+
+    for path in inputs:
+        motion = _load(path, joint_map, _normalizer(normalize))
+        summary = summarize(motion.joints, motion.skeleton)
+        if as_json:
+            print(json.dumps({"file": str(path), "format": motion.description, **summary.as_dict()}))
+            continue
+        console.print(f"[bold]{path}[/]")
+        console.print(f"  format     {motion.description}")
+        console.print(f"  frames     {summary.frames} ({summary.seconds:.2f} s at {motion.skeleton.fps:g} fps)")
+        console.print(f"  head       {summary.head_height_m:.2f} m above the floor (head joint, median)")
+        console.print(f"  travelled  {summary.distance_m:.2f} m (root path on the floor)")
+
+
+@app.command()
+@friendly_errors
+def render(
+    inputs: Annotated[list[Path], typer.Argument(help="One or more motion files, drawn side by side.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output .gif or .mp4.")],
+    caption: Annotated[Optional[str], typer.Option("--caption", help="Title shown above the figure(s).")] = None,
+    size: Annotated[int, typer.Option("--size", min=64, max=2048, help="Pixel size of each panel.")] = 480,
+    body: Annotated[str, typer.Option("--body", help="'skeleton' (stick figure) or 'smpl' (shaded mesh; needs --smpl-dir).")] = "skeleton",
+    smpl_dir: SmplDirOption = None,
+    joint_map: JointMapOption = None,
+    normalize: NormalizeOption = None,
+) -> None:
+    """Write a GIF or MP4 preview (20 fps, floor grid, root trajectory)."""
+    if out.suffix.lower() not in (".gif", ".mp4"):
+        raise MotionchatError(f"{out}: previews are .gif or .mp4")
+    if body not in ("skeleton", "smpl"):
+        raise MotionchatError(f"--body {body}: use 'skeleton' or 'smpl'")
+    normalizer = _normalizer(normalize)
+    motions = [_load(path, joint_map, normalizer) for path in inputs]
+    if body == "smpl":
+        from motionchat.motion.smpl import fit_smpl, load_body_model, render_mesh_video
+
+        if len(motions) != 1:
+            raise MotionchatError("--body smpl renders one motion at a time; pass a single input")
+        model = load_body_model(smpl_dir)
+        fit = fit_smpl(motions[0].joints, model)
+        render_mesh_video(fit, model, out, caption=caption, size_px=size)
+    else:
+        from motionchat.motion.render import render_motions
+
+        titles = [path.stem for path in inputs] if len(inputs) > 1 else None
+        render_motions(
+            [m.joints for m in motions], out, titles=titles, caption=caption, size_px=size,
+            skeleton=motions[0].skeleton,
+        )
+    console.print(f"wrote [bold]{out}[/]")
+
+
+@app.command()
+@friendly_errors
+def convert(
+    source: Annotated[Path, typer.Argument(help="Motion file (.npy, .bvh, .amc).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output file (or folder for --to obj).")],
+    to: Annotated[
+        Optional[str],
+        typer.Option("--to", help="joints | features | bvh | smpl | obj (default: from the output extension)."),
+    ] = None,
+    normalize: NormalizeOption = None,
+    joint_map: JointMapOption = None,
+    smpl_dir: SmplDirOption = None,
+) -> None:
+    """Convert between joints .npy, 263-d features .npy (raw unless --normalize), BVH, SMPL .npz and OBJ."""
+    from motionchat.motion.io import check_output_suffix, infer_output_kind
+
+    kind = infer_output_kind(out, to)
+    check_output_suffix(out, kind)
+    normalizer = _normalizer(normalize)
+    motion = _load(source, joint_map, normalizer)
+    joints = motion.joints
+    if kind == "joints":
+        from motionchat.motion.npy import write_npy
+
+        write_npy(out, joints.astype("float32"))
+    elif kind == "features":
+        from motionchat.motion.features import joints_to_features
+        from motionchat.motion.npy import write_npy
+
+        features = joints_to_features(joints, motion.skeleton)
+        if normalizer is not None:
+            features = normalizer.normalize(features)
+        write_npy(out, features.astype("float32"))
+    elif kind == "bvh":
+        from motionchat.motion.bvh import write_bvh
+
+        if motion.skeleton.n_joints != 22:
+            raise MotionchatError(f"{source}: BVH export needs the 22-joint skeleton")
+        write_bvh(joints, out, fps=motion.skeleton.fps)
+    else:
+        from motionchat.motion.smpl import fit_smpl, load_body_model, write_obj_sequence, write_smpl_npz
+
+        model = load_body_model(smpl_dir)
+        fit = fit_smpl(joints, model)
+        if kind == "smpl":
+            write_smpl_npz(out, fit)
+        else:
+            write_obj_sequence(out, fit, model)
+    console.print(f"wrote [bold]{out}[/] ({kind}, {len(joints)} frames from {motion.description})")
+
+
+@app.command()
+@friendly_errors
+def play(
+    source: Annotated[Path, typer.Argument(help="Motion file (.npy, .bvh, .amc).")],
+    loop: Annotated[int, typer.Option("--loop", min=1, help="How many times to play it.")] = 1,
+    joint_map: JointMapOption = None,
+    normalize: NormalizeOption = None,
+) -> None:
+    """Animate a motion right here in the terminal (braille stick figure)."""
+    from motionchat.motion.terminal import play_in_terminal
+
+    motion = _load(source, joint_map, _normalizer(normalize))
+    play_in_terminal(motion.joints, skeleton=motion.skeleton, console=console, fps=motion.skeleton.fps, loop=loop)
