@@ -150,11 +150,7 @@ def convert(
     normalizer = _normalizer(normalize)
     motion = _load(source, joint_map, normalizer)
     joints = motion.joints
-    if kind == "joints":
-        from motionchat.motion.npy import write_npy
-
-        write_npy(out, joints.astype("float32"))
-    elif kind == "features":
+    if kind == "features":
         from motionchat.motion.features import joints_to_features
         from motionchat.motion.npy import write_npy
 
@@ -162,12 +158,10 @@ def convert(
         if normalizer is not None:
             features = normalizer.normalize(features)
         write_npy(out, features.astype("float32"))
-    elif kind == "bvh":
-        from motionchat.motion.bvh import write_bvh
+    elif kind in ("joints", "bvh"):
+        from motionchat.motion.io import save_motion
 
-        if motion.skeleton.n_joints != 22:
-            raise MotionchatError(f"{source}: BVH export needs the 22-joint skeleton")
-        write_bvh(joints, out, fps=motion.skeleton.fps)
+        save_motion(joints, out, skeleton=motion.skeleton)
     else:
         from motionchat.motion.smpl import fit_smpl, load_body_model, write_obj_sequence, write_smpl_npz
 

@@ -84,3 +84,31 @@ def check_output_suffix(out: Path, kind: str) -> None:
     expected = {"joints": ".npy", "features": ".npy", "bvh": ".bvh", "smpl": ".npz"}.get(kind)
     if expected and out.suffix.lower() != expected:
         raise MotionchatError(f"{out}: --to {kind} writes a {expected} file; change the output name")
+
+
+SAVE_SUFFIXES = (".npy", ".bvh", ".gif", ".mp4")
+
+
+def save_motion(
+    joints: np.ndarray, path: str | Path, *, skeleton: SkeletonSpec = HUMANML3D, caption: str | None = None
+) -> Path:
+    """Write joints by extension: `.npy` joints, `.bvh`, or a `.gif`/`.mp4` preview (atomically)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        from motionchat.motion.npy import write_npy
+
+        write_npy(path, np.asarray(joints, dtype=np.float32))
+    elif suffix == ".bvh":
+        from motionchat.motion.bvh import write_bvh
+
+        if skeleton.n_joints != 22:
+            raise MotionchatError(f"{path}: BVH export needs the 22-joint skeleton, this motion has {skeleton.n_joints}")
+        write_bvh(joints, path, fps=skeleton.fps)
+    elif suffix in (".gif", ".mp4"):
+        from motionchat.motion.render import render_motions
+
+        render_motions([joints], path, caption=caption, skeleton=skeleton)
+    else:
+        raise MotionchatError(f"{path}: cannot save as '{suffix or '(none)'}'; use one of {', '.join(SAVE_SUFFIXES)}")
+    return path

@@ -1,0 +1,94 @@
+"""A chat session's memory: the motions made or opened so far (m1, m2, ...) and where files go.
+
+Motion references from the router (`m3`, "it", "the previous one", a file path) are resolved
+here, so "make it slower" works on the last motion and a path anywhere in a request loads that
+file into the session.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from motionchat.errors import MotionchatError
+from motionchat.motion.skeleton import HUMANML3D, SkeletonSpec
+from motionchat.tasks.routing import LAST, PREVIOUS
+
+
+@dataclass
+class SessionMotion:
+    """One remembered motion. `joints` are (T, J, 3) metres at the skeleton's frame rate."""
+
+    name: str
+    joints: np.ndarray
+    origin: str
+    skeleton: SkeletonSpec = HUMANML3D
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def frames(self) -> int:
+        return len(self.joints)
+
+
+@dataclass
+class Session:
+    out_dir: Path = Path("motionchat_out")
+    samples: int = 1
+    seed: int | None = None
+    motions: list[SessionMotion] = field(default_factory=list)
+    _counter: int = 0
+
+    def add(self, joints: np.ndarray, origin: str, skeleton: SkeletonSpec = HUMANML3D) -> SessionMotion:
+        self._counter += 1
+        motion = SessionMotion(f"m{self._counter}", np.asarray(joints, dtype=np.float32), origin, skeleton)
+        self.motions.append(motion)
+        return motion
+
+    def clear(self) -> None:
+        """Forget all motions; numbering starts again at m1. Files already written stay."""
+        self.motions.clear()
+        self._counter = 0
+
+    def get(self, name: str) -> SessionMotion:
+        for motion in self.motions:
+            if motion.name == name.lower():
+                return motion
+        known = ", ".join(m.name for m in self.motions) or "none yet"
+        raise MotionchatError(f"there is no motion {name} in this session (motions: {known}); use /list to see them")
+
+    def resolve(self, ref: str, *, joint_map: Path | None = None) -> SessionMotion:
+        """A router reference -> a motion, loading a file into the session when it names one."""
+        if ref in (LAST, PREVIOUS):
+            needed = 1 if ref == LAST else 2
+            if len(self.motions) < needed:
+                what = "a motion" if needed == 1 else "two motions"
+                raise MotionchatError(
+                    f"this needs {what} in the session first; make one, or /open a file"
+                )
+            return self.motions[-needed]
+        if re.fullmatch(r"m\d+", ref, re.I):
+            return self.get(ref)
+        return self.open(Path(ref).expanduser(), joint_map=joint_map)
+
+    def open(self, path: Path, *, joint_map: Path | None = None, normalizer=None) -> SessionMotion:
+        from motionchat.motion.io import load_motion
+
+        for motion in self.motions:  # the same file twice is the same motion
+            if motion.origin == f"file {path}":
+                return motion
+        loaded = load_motion(path, joint_map=joint_map, normalizer=normalizer)
+        return self.add(loaded.joints, f"file {path}", loaded.skeleton)
+
+    def output_path(self, stem: str, suffix: str) -> Path:
+        """A fresh path in the output folder: never overwrites, numbers instead (walk.gif, walk-2.gif)."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:60] or "motion"
+        candidate = self.out_dir / f"{stem}{suffix}"
+        number = 2
+        while candidate.exists():
+            candidate = self.out_dir / f"{stem}-{number}{suffix}"
+            number += 1
+        return candidate
