@@ -23,6 +23,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console(highlight=False)
+smpl_app = typer.Typer(help="SMPL body-model files: check and convert.", no_args_is_help=True)
+app.add_typer(smpl_app, name="smpl")
 
 JointMapOption = Annotated[
     Optional[Path],
@@ -187,3 +189,19 @@ def play(
 
     motion = _load(source, joint_map, _normalizer(normalize))
     play_in_terminal(motion.joints, skeleton=motion.skeleton, console=console, fps=motion.skeleton.fps, loop=loop)
+
+
+@smpl_app.command("convert-model")
+@friendly_errors
+def smpl_convert_model(
+    pkl: Annotated[Path, typer.Argument(help="An official SMPL/SMPL-H/SMPL-X .pkl model file.")],
+    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Output .npz (default: beside the .pkl).")] = None,
+    trust_pickle: Annotated[
+        bool, typer.Option("--trust-pickle", help="Confirm the .pkl comes from the official website (unpickling can run code).")
+    ] = False,
+) -> None:
+    """Convert a .pkl body model to .npz once; motionchat then reads only the .npz (no pickle)."""
+    from motionchat.motion.smpl import convert_model_pickle
+
+    written = convert_model_pickle(pkl, out, trust_pickle=trust_pickle)
+    console.print(f"wrote [bold]{written}[/]; point --smpl-dir (or MOTIONCHAT_SMPL_DIR) at its folder")

@@ -32,7 +32,7 @@ CAMERA_AZIMUTH_DEG = 32.0
 CAMERA_ELEVATION_DEG = 22.0
 
 HEAD_RADIUS_BODY_FRACTION = 0.055  # of `body_size`: about 9 cm on a 1.7 m figure
-_SUPERSAMPLE = 2  # frames are drawn at this multiple of the output size, then box-filtered down
+SUPERSAMPLE = 2  # frames are drawn at this multiple of the output size, then box-filtered down
 
 Rgb = tuple[int, int, int]
 
@@ -171,7 +171,7 @@ def fit_camera(
     return Camera(eye, right, up, forward, scale, offset)
 
 
-def _font(size_px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def load_font(size_px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size_px)
 
 
@@ -184,7 +184,7 @@ def _fit_line(line: str, font, width_px: float) -> str:
     return line.rstrip() + "…"
 
 
-def _wrap(text: str, font, width_px: float, max_lines: int) -> list[str]:
+def wrap_text(text: str, font, width_px: float, max_lines: int) -> list[str]:
     """Greedy word wrap by measured width, at most `max_lines` lines (cut ones end in an ellipsis)."""
     lines: list[str] = []
     for word in text.split():
@@ -307,23 +307,46 @@ class _Panel:
         draw.ellipse([hx - hr, hy - hr, hx + hr, hy + hr], fill=LIMB_COLOURS["spine"])
 
 
+def draw_floor(
+    camera: Camera, grounded: np.ndarray, floor_y: float, size: float, width_px: int, height_px: int
+) -> Image.Image:
+    """A checkered floor under the motion's whole extent plus a margin, as one panel's background."""
+    tile = size / 3.5
+    margin = 0.6 * size
+    low = grounded[:, [0, 2]].min(axis=0) - margin
+    high = grounded[:, [0, 2]].max(axis=0) + margin
+    tile = max(tile, float((high - low).max()) / 60)  # bound the tile count for long walks
+    i0, j0 = np.floor(low / tile).astype(int)
+    i1, j1 = np.ceil(high / tile).astype(int)
+    ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
+    corners = np.stack([ii * tile, np.full(ii.shape, floor_y), jj * tile], axis=-1)
+    px, _ = camera.project(corners)
+    image = Image.new("RGB", (width_px, height_px), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    for a in range(ii.shape[0] - 1):
+        for b in range(ii.shape[1] - 1):
+            quad = [tuple(px[a, b]), tuple(px[a + 1, b]), tuple(px[a + 1, b + 1]), tuple(px[a, b + 1])]
+            draw.polygon(quad, fill=FLOOR_TILES[(ii[a, b] + jj[a, b]) % 2])
+    return image
+
+
 class _Scene:
     """The fixed parts (camera, floor, titles) of a preview, and the drawing of frame t."""
 
     def __init__(self, motions: list[np.ndarray], titles: list[str], caption: str | None,
                  size_px: int, fps: float, skeleton: SkeletonSpec):
-        s = _SUPERSAMPLE
+        s = SUPERSAMPLE
         self.fps = fps
         self.n_frames = max(len(m) for m in motions)
         self.panel_w = size_px * s
         self.width, self.height = self.panel_w * len(motions), size_px * s
         self.line_px = max(2.0, size_px / 90) * s
 
-        title_font = _font(int(size_px / 24) * s)
-        caption_font = _font(int(size_px / 26) * s)
-        self.small_font = _font(int(size_px / 34) * s)
+        title_font = load_font(int(size_px / 24) * s)
+        caption_font = load_font(int(size_px / 26) * s)
+        self.small_font = load_font(int(size_px / 34) * s)
         pad = int(size_px / 40) * s
-        caption_lines = _wrap(caption, caption_font, self.width - 2 * pad, 3) if caption else []
+        caption_lines = wrap_text(caption, caption_font, self.width - 2 * pad, 3) if caption else []
         line_h = int(caption_font.size * 1.25) if caption_lines else 0
         header_h = pad + line_h * len(caption_lines)
         title_h = int(title_font.size * 1.3) if any(titles) else 0
@@ -341,7 +364,7 @@ class _Scene:
         box = (pad, header_h + title_h + pad, self.panel_w - pad, self.height - 2 * pad - self.small_font.size)
         camera = fit_camera(fit_points, box)
         self.panels = [_Panel(m, camera, floor_y, skeleton, size) for m in motions]
-        floor = self._floor(camera, grounded, floor_y, size)
+        floor = draw_floor(camera, grounded, floor_y, size, self.panel_w, self.height)
 
         self.background = Image.new("RGB", (self.width, self.height), BACKGROUND)
         draw = ImageDraw.Draw(self.background)
@@ -366,26 +389,6 @@ class _Scene:
         for i in range(1, len(motions)):  # a thin rule between panels
             draw.line([(i * self.panel_w, header_h), (i * self.panel_w, self.height)], fill=FLOOR_TILES[0], width=s)
 
-    def _floor(self, camera: Camera, grounded: np.ndarray, floor_y: float, size: float) -> Image.Image:
-        """A checkered floor under the motion's whole extent plus a margin, on one panel."""
-        tile = size / 3.5
-        margin = 0.6 * size
-        low = grounded[:, [0, 2]].min(axis=0) - margin
-        high = grounded[:, [0, 2]].max(axis=0) + margin
-        tile = max(tile, float((high - low).max()) / 60)  # bound the tile count for long walks
-        i0, j0 = np.floor(low / tile).astype(int)
-        i1, j1 = np.ceil(high / tile).astype(int)
-        ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
-        corners = np.stack([ii * tile, np.full(ii.shape, floor_y), jj * tile], axis=-1)
-        px, _ = camera.project(corners)
-        image = Image.new("RGB", (self.panel_w, self.height), BACKGROUND)
-        draw = ImageDraw.Draw(image)
-        for a in range(ii.shape[0] - 1):
-            for b in range(ii.shape[1] - 1):
-                quad = [tuple(px[a, b]), tuple(px[a + 1, b]), tuple(px[a + 1, b + 1]), tuple(px[a, b + 1])]
-                draw.polygon(quad, fill=FLOOR_TILES[(ii[a, b] + jj[a, b]) % 2])
-        return image
-
     def _draw_legend(self, draw: ImageDraw.ImageDraw, pad: int) -> None:
         font = self.small_font
         x, y = pad, self.height - pad - font.size
@@ -402,7 +405,7 @@ class _Scene:
         draw = ImageDraw.Draw(image, "RGBA")
         for i, panel in enumerate(self.panels):
             panel.draw(draw, t, i * self.panel_w, self.line_px)
-        return image.reduce(_SUPERSAMPLE)
+        return image.reduce(SUPERSAMPLE)
 
 
 def _write_gif(scene: _Scene, path: Path) -> None:
@@ -415,10 +418,10 @@ def _write_gif(scene: _Scene, path: Path) -> None:
                    optimize=False)
 
 
-def _write_mp4(scene: _Scene, path: Path) -> None:
+def write_mp4(scene: _Scene, path: Path) -> None:
     import imageio_ffmpeg
 
-    size = (scene.width // _SUPERSAMPLE, scene.height // _SUPERSAMPLE)
+    size = (scene.width // SUPERSAMPLE, scene.height // SUPERSAMPLE)
     # Flat colours compress well: 'veryfast' gives smaller files than the default preset, sooner.
     writer = imageio_ffmpeg.write_frames(
         str(path), size, fps=scene.fps, codec="libx264", pix_fmt_out="yuv420p",
@@ -468,5 +471,5 @@ def render_motions(
     motions = [validate_joints(m, skeleton, name) for m, name in zip(motions, names)]
     scene = _Scene(motions, list(titles), caption, size_px + size_px % 2, fps, skeleton)
     with atomic_path(path) as tmp:
-        (_write_gif if suffix == ".gif" else _write_mp4)(scene, tmp)
+        (_write_gif if suffix == ".gif" else write_mp4)(scene, tmp)
     return path
