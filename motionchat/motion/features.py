@@ -24,6 +24,7 @@ from motionchat.motion.rotations import qbetween, qinv, qmul, qrot, quat_to_cont
 from motionchat.motion.skeleton import (
     HUMANML3D,
     SkeletonSpec,
+    bone_lengths,
     facing_directions,
     inverse_kinematics,
     retarget,
@@ -93,7 +94,10 @@ def canonicalize_joints(joints: np.ndarray, skeleton: SkeletonSpec = HUMANML3D) 
     floor (y = 0), first-frame root at XZ = 0, and the first frame's (unsmoothed) facing along +Z.
     """
     positions = _check_joints(joints, skeleton)
-    if skeleton.bone_lengths_m is not None:
+    # Motions already on the target skeleton (the synthetic corpus, our own outputs) skip the
+    # inverse/forward kinematics pass: it would return them unchanged.
+    target = skeleton.bone_lengths_m
+    if target is not None and np.abs(bone_lengths(positions[0], skeleton) - target).max() > 1e-6:
         positions = retarget(positions, skeleton)
     positions[..., 1] -= positions[..., 1].min()
     positions -= positions[0, 0] * np.array([1.0, 0.0, 1.0])

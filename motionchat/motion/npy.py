@@ -175,7 +175,7 @@ def read_npy_motion(path: str | Path, normalizer: Normalizer | None = None) -> N
     return NpyMotion(path, features_to_joints(raw, skeleton), raw, "normalized_features", skeleton, description)
 
 
-def write_npy(path: str | Path, array: np.ndarray) -> None:
+def write_npy(path: str | Path, array: np.ndarray, *, durable: bool = True) -> None:
     """Save one array to `path` atomically (a reader never sees a half-written file)."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, durable=durable) as tmp:
         np.save(tmp, np.asarray(array), allow_pickle=False)

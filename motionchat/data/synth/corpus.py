@@ -1,0 +1,260 @@
+"""The synthetic corpus on disk: many clips, their captions, labels, edit pairs and splits.
+
+Clips come in *groups* that share a performer (`Style`) and a split: a source program and one
+edited variant (two for the last group when the clip count is odd); both directions of every
+edit are recorded, so every clip has an edit partner. Each group draws all of its randomness from
+`SeedSequence([seed, group])`, so the corpus is the same whatever the number of worker processes,
+and the same seed gives byte-identical files.
+
+Besides the HumanML3D layout (see `motionchat.data.writer`) the folder holds:
+
+    labels.jsonl            one clip a line: id, split, program, frames, segments, compositional
+    edits.jsonl             source, target, kind, index, instruction, difference
+    compositional_test.txt  the ordered action pairs only the test split contains ("a>b")
+    corpus.json             generator, seed, counts
+
+Splits: the first groups go alternately to train and test, each starting with one of
+`program.coverage_actions()`, so every primitive and every parameter value is in both (given at
+least 4 x 94 clips); the rest go to train/val/test at random (80/5/15). Train and val never
+contain a held-out ordered pair; about a third of the random test groups are built around one.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from motionchat.data.synth.captions import caption_line, write_captions
+from motionchat.data.synth.compose import ClipTooLong, generate_clip
+from motionchat.data.synth.edits import Edit, describe_edit, sample_edit
+from motionchat.data.synth.program import adjacent_pairs, coverage_actions, held_out_pairs, sample_action, sample_program
+from motionchat.data.synth.segment import Style
+from motionchat.data.synth.vocabulary import Action, Program, program_to_dicts
+from motionchat.data.writer import SPLITS, FeatureStats, clip_arrays, prepare_out_dir, write_clip, write_splits, write_statistics
+from motionchat.errors import MotionchatError
+from motionchat.fileio import atomic_write_text
+from motionchat.motion.skeleton import HUMANML3D
+
+GENERATOR_VERSION = 1
+SPLIT_FRACTIONS = {"train": 0.80, "val": 0.05, "test": 0.15}
+COMPOSITIONAL_SHARE = 0.3  # of the random test groups, built around a held-out pair
+CAPTIONS_PER_CLIP = 3
+_MAX_TRIES = 40
+
+
+@dataclass
+class GroupPlan:
+    index: int
+    first_clip: int
+    size: int
+    split: str | None  # None: drawn at random
+    first_action: Action | None
+
+
+@dataclass
+class ClipRecord:
+    clip_id: str
+    split: str
+    program: Program
+    frames: int
+    spans: list[tuple[int, int]]
+    compositional: bool
+    captions: list[str]
+    joints: np.ndarray | None = None  # the generator's joints (floor at y = 0), when asked for
+
+
+@dataclass
+class GroupResult:
+    clips: list[ClipRecord]
+    edits: list[dict]
+    stats: tuple[int, np.ndarray, np.ndarray] | None = None
+
+
+@dataclass
+class CorpusSummary:
+    root: Path
+    clips: int
+    splits: dict[str, int]
+    edits: int
+    held_out_pairs: list[tuple[str, str]] = field(default_factory=list)
+
+
+def clip_id(index: int, n_clips: int) -> str:
+    return f"{index:0{max(6, len(str(n_clips - 1)))}d}"
+
+
+def plan_groups(n_clips: int) -> list[GroupPlan]:
+    """Groups of two clips (the last of three when `n_clips` is odd); the first ones cover the vocabulary."""
+    if n_clips < 2:
+        raise MotionchatError(f"--clips {n_clips}: the corpus needs at least 2 clips (each clip has an edited partner)")
+    n_groups = n_clips // 2
+    coverage = coverage_actions()
+    plans, first_clip = [], 0
+    for g in range(n_groups):
+        size = 3 if (g == n_groups - 1 and n_clips % 2) else 2
+        forced = g < 2 * len(coverage)
+        plans.append(GroupPlan(g, first_clip, size, ("train", "test")[g % 2] if forced else None,
+                               coverage[g // 2] if forced else None))
+        first_clip += size
+    return plans
+
+
+def _draw_split(rng: np.random.Generator) -> str:
+    u = rng.random()
+    if u < SPLIT_FRACTIONS["train"]:
+        return "train"
+    return "val" if u < SPLIT_FRACTIONS["train"] + SPLIT_FRACTIONS["val"] else "test"
+
+
+def _source_program(rng: np.random.Generator, plan: GroupPlan, split: str, held: frozenset, too_long: Program | None) -> Program:
+    """The group's first program; after one that did not fit (`too_long`), a shorter one."""
+    avoid = held if split != "test" else frozenset()
+    n_actions = max(1, len(too_long) - 1) if too_long else None
+    if plan.first_action is None and split == "test" and rng.random() < COMPOSITIONAL_SHARE and n_actions is None:
+        a, b = sorted(held)[rng.integers(len(held))]
+        rest = sample_program(rng, first=sample_action(b, rng), n_actions=int(rng.integers(1, 3)))
+        return (sample_action(a, rng),) + rest
+    return sample_program(rng, first=plan.first_action, n_actions=n_actions, avoid=avoid)
+
+
+def make_group(plan: GroupPlan, seed: int, n_clips: int, held: frozenset, root: Path | None, keep_joints: bool = False) -> GroupResult:
+    """Generate (and, with `root`, write) one group of clips; pure function of (seed, plan).
+
+    `keep_joints` keeps each clip's generated joints in its record (benchmarks and tests).
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, plan.index]))
+    style = Style.sample(rng)
+    split = plan.split or _draw_split(rng)
+    avoid = held if split != "test" else frozenset()
+
+    def clip_rng(k: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([seed, plan.index, k + 1]))
+
+    too_long = None
+    for _ in range(_MAX_TRIES):
+        source = _source_program(rng, plan, split, held, too_long)
+        try:
+            clips = [generate_clip(source, style, clip_rng(0))]
+        except ClipTooLong:
+            too_long = source
+            continue
+        edits: list[Edit] = []
+        for k in range(1, plan.size):
+            for _ in range(_MAX_TRIES):
+                edit = sample_edit(source, rng, avoid)
+                if edit is None or any(edit.target == e.target for e in edits):
+                    continue
+                try:
+                    clips.append(generate_clip(edit.target, style, clip_rng(k)))
+                except ClipTooLong:
+                    continue
+                edits.append(edit)
+                break
+        if len(clips) == plan.size:
+            break
+    else:
+        raise RuntimeError(f"group {plan.index}: no program fitted in {_MAX_TRIES} tries")
+
+    programs = [source] + [e.target for e in edits]
+    ids = [clip_id(plan.first_clip + k, n_clips) for k in range(plan.size)]
+    stats = FeatureStats(HUMANML3D.feature_dim) if split == "train" else None
+    records = []
+    for k, (program, clip) in enumerate(zip(programs, clips)):
+        new_joints, features = clip_arrays(clip.joints)
+        captions = write_captions(program, rng, CAPTIONS_PER_CLIP)
+        if root is not None:
+            write_clip(root, ids[k], new_joints, features, [caption_line(c) for c in captions])
+        if stats is not None:
+            stats.add(features)
+        records.append(ClipRecord(ids[k], split, program, len(features), clip.spans, bool(adjacent_pairs(program) & held),
+                                  captions, clip.joints if keep_joints else None))
+    edit_rows = []
+    for k, edit in enumerate(edits, start=1):
+        for forward in (edit, edit.inverse()):
+            instruction, difference = describe_edit(forward, rng)
+            source_id, target_id = (ids[0], ids[k]) if forward is edit else (ids[k], ids[0])
+            edit_rows.append({"source": source_id, "target": target_id, "kind": forward.kind, "index": forward.index,
+                              "instruction": instruction, "difference": difference})
+    return GroupResult(records, edit_rows, (stats.count, stats.total, stats.total_sq) if stats else None)
+
+
+def _work(args) -> GroupResult:
+    return make_group(*args)
+
+
+def synthesize_corpus(
+    out_dir: str | Path,
+    n_clips: int,
+    seed: int = 0,
+    workers: int | None = None,
+    force: bool = False,
+    on_clips: Callable[[int], None] | None = None,
+) -> CorpusSummary:
+    """Write an `n_clips` corpus into `out_dir` (see the module docstring); `on_clips(k)` reports progress."""
+    plans = plan_groups(n_clips)
+    root = prepare_out_dir(out_dir, force)
+    held = held_out_pairs(seed)
+    workers = max(1, workers or multiprocessing.cpu_count())
+    jobs = [(plan, seed, n_clips, held, root) for plan in plans]
+    stats = FeatureStats(HUMANML3D.feature_dim)
+    clips: list[ClipRecord] = []
+    edits: list[dict] = []
+
+    def collect(result: GroupResult) -> None:
+        clips.extend(result.clips)
+        edits.extend(result.edits)
+        if result.stats is not None:
+            stats.merge(*result.stats)
+        if on_clips:
+            on_clips(len(result.clips))
+
+    if workers == 1:
+        for job in jobs:
+            collect(_work(job))
+    else:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for result in pool.imap(_work, jobs, chunksize=4):  # in order: sums add up the same way
+                collect(result)
+
+    splits = {name: [c.clip_id for c in clips if c.split == name] for name in SPLITS}
+    write_splits(root, splits)
+    write_statistics(root, stats)
+    _write_jsonl(root / "labels.jsonl", [_label_row(c) for c in clips])
+    _write_jsonl(root / "edits.jsonl", edits)
+    atomic_write_text(root / "compositional_test.txt", "".join(f"{a}>{b}\n" for a, b in sorted(held)))
+    meta = {"generator": "motionchat.data.synth", "version": GENERATOR_VERSION, "seed": seed, "clips": n_clips,
+            "splits": {k: len(v) for k, v in splits.items()}, "edits": len(edits), "fps": HUMANML3D.fps,
+            "captions_per_clip": CAPTIONS_PER_CLIP}
+    atomic_write_text(root / "corpus.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return CorpusSummary(root, len(clips), meta["splits"], len(edits), sorted(held))
+
+
+def _label_row(clip: ClipRecord) -> dict:
+    return {"id": clip.clip_id, "split": clip.split, "program": program_to_dicts(clip.program), "frames": clip.frames,
+            "segments": [list(s) for s in clip.spans], "compositional": clip.compositional}
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    atomic_write_text(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
+
+
+def read_labels(root: str | Path) -> dict[str, dict]:
+    """labels.jsonl as {clip id: row}."""
+    path = Path(root) / "labels.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise MotionchatError(f"{path}: cannot read labels ({err.__class__.__name__}); is this a synthetic corpus?") from None
+    rows = {}
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+            rows[row["id"]] = row
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise MotionchatError(f"{path}:{number}: not a label row; regenerate the corpus") from None
+    return rows

@@ -1,0 +1,118 @@
+"""The synthetic corpus on disk: determinism, layout, labels, edits, splits and coverage."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from motionchat.data.dataset import MotionClips, read_captions, read_split
+from motionchat.data.synth.captions import parse_caption
+from motionchat.data.synth.corpus import plan_groups, read_labels, synthesize_corpus
+from motionchat.data.synth.program import adjacent_pairs, coverage_actions, held_out_pairs
+from motionchat.data.synth.vocabulary import check_program, coverage_items, program_from_dicts
+from motionchat.errors import MotionchatError
+from motionchat.motion.normalizer import Normalizer
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth") / "corpus"
+    synthesize_corpus(root, 31, seed=3, workers=1)
+    return root
+
+
+def test_same_seed_gives_identical_files_whatever_the_worker_count(corpus, tmp_path):
+    again = tmp_path / "again"
+    synthesize_corpus(again, 31, seed=3, workers=2)
+    assert _files(corpus) == _files(again)
+    other = tmp_path / "other"
+    synthesize_corpus(other, 31, seed=4, workers=1)
+    assert _files(other)["labels.jsonl"] != _files(corpus)["labels.jsonl"]
+
+
+def test_layout_loads_and_matches_its_labels(corpus):
+    labels = read_labels(corpus)
+    assert len(labels) == 31
+    ids = sorted(labels)
+    listed = [i for s in ("train", "val", "test") for i in (corpus / f"{s}.txt").read_text().split()]
+    assert sorted(listed) == ids and read_split(corpus, "train")
+    normalizer = Normalizer.from_dir(corpus)
+    assert normalizer.dim == 263 and (normalizer.std > 0).all()
+    for split in ("train", "test"):
+        clips = MotionClips(corpus, split, with_captions=True)
+        for i, clip_id in enumerate(clips.clip_ids):
+            row = labels[clip_id]
+            assert row["split"] == split
+            assert clips.lengths[i] == row["frames"]
+            joints = np.load(corpus / "new_joints" / f"{clip_id}.npy")
+            assert joints.shape == (row["frames"], 22, 3) and joints.dtype == np.float32
+            program = program_from_dicts(row["program"])
+            check_program(program)
+            assert len(row["segments"]) == len(program)
+            captions = clips.captions[i]
+            assert len(captions) == 3
+            assert all(parse_caption(c.text) == program for c in captions)
+
+
+def test_every_clip_has_an_edit_partner_in_its_split(corpus):
+    labels = read_labels(corpus)
+    rows = [json.loads(line) for line in (corpus / "edits.jsonl").read_text().splitlines()]
+    assert {r["source"] for r in rows} == set(labels)
+    pairs = {(r["source"], r["target"]) for r in rows}
+    for row in rows:
+        assert row["target"] in labels and (row["target"], row["source"]) in pairs
+        assert labels[row["source"]]["split"] == labels[row["target"]]["split"]
+        assert row["instruction"] and row["difference"]
+        source, target = (program_from_dicts(labels[row[k]]["program"]) for k in ("source", "target"))
+        assert source != target
+        if row["kind"] == "add":
+            assert len(target) == len(source) + 1
+        if row["kind"] in ("speed", "side", "count", "distance"):
+            i = row["index"]
+            assert getattr(source[i], row["kind"]) != getattr(target[i], row["kind"])
+
+
+def test_held_out_pairs_only_in_test(corpus):
+    held = held_out_pairs(3)
+    assert (corpus / "compositional_test.txt").read_text().splitlines() == [f"{a}>{b}" for a, b in sorted(held)]
+    for row in read_labels(corpus).values():
+        pairs = adjacent_pairs(program_from_dicts(row["program"]))
+        assert row["compositional"] == bool(pairs & held)
+        if row["split"] != "test":
+            assert not pairs & held
+
+
+def test_coverage_plan_puts_every_value_in_train_and_test():
+    plans = plan_groups(4 * len(coverage_actions()))
+    for split in ("train", "test"):
+        covered = set()
+        for plan in plans:
+            if plan.split == split and plan.first_action is not None:
+                action = plan.first_action
+                covered.add((action.name, "", None))
+                covered.update((action.name, p, v) for p, v in action.params().items())
+        assert covered == set(coverage_items()), split
+
+
+def test_captions_in_texts_are_tagged(corpus):
+    for path in sorted((corpus / "texts").glob("*.txt"))[:5]:
+        for caption in read_captions(path):
+            assert caption.tokens and all("/" in t for t in caption.tokens)
+
+
+def test_refuses_a_non_empty_folder_unless_forced(corpus, tmp_path):
+    with pytest.raises(MotionchatError, match="not empty"):
+        synthesize_corpus(corpus, 4, seed=0, workers=1)
+    root = tmp_path / "forced"
+    synthesize_corpus(root, 6, seed=0, workers=1)
+    (root / "notes.txt").write_text("mine")
+    synthesize_corpus(root, 4, seed=0, workers=1, force=True)
+    assert len(read_labels(root)) == 4 and len(list((root / "new_joints").iterdir())) == 4
+    assert (root / "notes.txt").read_text() == "mine"
+    with pytest.raises(MotionchatError, match="at least 2 clips"):
+        synthesize_corpus(tmp_path / "tiny", 1)
