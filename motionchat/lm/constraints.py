@@ -1,0 +1,97 @@
+"""Decoding constrained by the answer's output type, as a transformers `LogitsProcessor`.
+
+    motion:  <som> code{min..max} <eom> </s>     (an <eom> is forced once `max` codes are out)
+    text:    any text token, then </s>           (no motion tokens, <som>/<eom>, sentinels, pad, unk)
+
+Each row's state is read from its decoder ids so far (column 0 is the decoder start token), so the
+same processor serves our decoding loop and `model.generate(logits_processor=[...])`. A finished
+row (one that produced </s>) may only repeat </s>, so no row ever has every token masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+from transformers import LogitsProcessor, PreTrainedTokenizerBase
+
+from motionchat.lm.vocab import VocabLayout
+
+MOTION = "motion"
+TEXT = "text"
+OUTPUT_TYPES = (MOTION, TEXT)
+
+# Row states; each selects one row of the allow-mask table.
+_FINISHED, _START, _CODES, _CODES_OR_END, _END, _TEXT = range(6)
+
+
+def banned_in_text(tokenizer: PreTrainedTokenizerBase, vocab: VocabLayout) -> set[int]:
+    """Ids a text answer must not contain: the joint tokens and every special token except </s>."""
+    special = {i for i, token in tokenizer.added_tokens_decoder.items() if token.special}
+    banned = set(vocab.joint_ids()) | special | set(tokenizer.all_special_ids)
+    banned.discard(vocab.eos_id)
+    return banned
+
+
+class OutputConstraint(LogitsProcessor):
+    """Mask logits so row b's answer follows the grammar of `output_types[b]`.
+
+    Args:
+        vocab: the joint vocabulary layout.
+        num_logits: width of the model's logits (ids at or above `vocab.size` are never allowed).
+        output_types: "motion" or "text", one per row (rows = prompts x samples).
+        min_codes, max_codes: per-row bounds on the number of motion codes (ignored for text rows).
+        text_banned: ids text rows may not produce (see `banned_in_text`).
+    """
+
+    def __init__(
+        self,
+        vocab: VocabLayout,
+        num_logits: int,
+        output_types: Sequence[str],
+        min_codes: Sequence[int],
+        max_codes: Sequence[int],
+        text_banned: Iterable[int],
+    ):
+        if not len(output_types) == len(min_codes) == len(max_codes):
+            raise ValueError("output_types, min_codes and max_codes need one entry per row")
+        unknown = set(output_types) - set(OUTPUT_TYPES)
+        if unknown:
+            raise ValueError(f"unknown output type {sorted(unknown)[0]!r}; use one of {OUTPUT_TYPES}")
+        if any(lo < 1 or hi < lo for lo, hi in zip(min_codes, max_codes)):
+            raise ValueError(f"need 1 <= min_codes <= max_codes per row, got {list(zip(min_codes, max_codes))}")
+        self.vocab = vocab
+        self.is_motion = torch.tensor([t == MOTION for t in output_types])
+        self.min_codes = torch.tensor(list(min_codes))
+        self.max_codes = torch.tensor(list(max_codes))
+
+        motion_ids = torch.arange(vocab.motion_start, vocab.motion_start + vocab.codebook_size)
+        allow = torch.zeros(6, num_logits, dtype=torch.bool)
+        allow[_FINISHED, vocab.eos_id] = True
+        allow[_START, vocab.som_id] = True
+        allow[_CODES, motion_ids] = True
+        allow[_CODES_OR_END, motion_ids] = True
+        allow[_CODES_OR_END, vocab.eom_id] = True
+        allow[_END, vocab.eom_id] = True
+        allow[_TEXT, : vocab.size] = True
+        allow[_TEXT, sorted(text_banned)] = False
+        self.allow = allow
+
+    def row_states(self, input_ids: torch.LongTensor) -> torch.LongTensor:
+        generated = input_ids[:, 1:]  # drop the decoder start token
+        v = self.vocab
+        n_codes = ((generated >= v.motion_start) & (generated < v.motion_start + v.codebook_size)).sum(1)
+        finished = (generated == v.eos_id).any(1)
+        ended = (generated == v.eom_id).any(1)
+        started = torch.full_like(finished, generated.shape[1] > 0)
+        min_codes, max_codes = self.min_codes.to(n_codes.device), self.max_codes.to(n_codes.device)
+        motion = torch.where(n_codes < max_codes, _CODES_OR_END, _END)
+        motion = torch.where(n_codes < min_codes, _CODES, motion)
+        motion = torch.where(started, motion, _START)
+        motion = torch.where(ended, _FINISHED, motion)
+        state = torch.where(self.is_motion.to(n_codes.device), motion, _TEXT)
+        return torch.where(finished, _FINISHED, state)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        allowed = self.allow.to(scores.device)[self.row_states(input_ids)]  # (B, V)
+        return scores.masked_fill(~allowed, float("-inf"))

@@ -1,0 +1,226 @@
+"""The generation API used by chat, training-time samples and evaluation.
+
+`generate(model, tokenizer, vocab, prompts, output)` encodes the prompts in one batch, then decodes
+every (prompt, sample) row together with a key/value cache, each row constrained to its output type
+(see `constraints.py`), greedily or by sampling. Sampling is seeded per row from (seed, sample
+index, prompt text), so an answer does not depend on which other prompts share its batch: the same
+seed gives the same samples whether prompts come one by one or 32 at a time (barring float
+rounding differences that padding can cause).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import (
+    LogitsProcessor,
+    PreTrainedTokenizerBase,
+    T5ForConditionalGeneration,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from motionchat.errors import MotionchatError
+from motionchat.lm.answers import Answer, parse_motion_answer, parse_text_answer
+from motionchat.lm.constraints import MOTION, OUTPUT_TYPES, OutputConstraint, banned_in_text
+from motionchat.lm.kv_decoder import IncrementalT5Decoder
+from motionchat.lm.vocab import VocabLayout
+from motionchat.motion.timing import FRAMES_PER_CODE, MAX_FRAMES, frames_to_codes
+
+
+@dataclass(frozen=True)
+class DecodingConfig:
+    """How answers are decoded.
+
+    Args:
+        do_sample: sample from the (warped) distribution; False takes the most likely token.
+        temperature, top_k, top_p: sampling warpers (top_k=0 and top_p=1 switch them off).
+        num_samples: answers per prompt; more than one needs `do_sample`.
+        seed: sampling seed; the same seed gives the same answers.
+        min_motion_frames, max_motion_frames: length bounds of a motion answer, in frames. They
+            become codes with `timing.frames_to_codes` (rounding up), so a decoded motion can be up
+            to FRAMES_PER_CODE - 1 frames longer than asked; trim it after decoding.
+        max_text_tokens: tokens a text answer may use before it is reported as unfinished.
+        max_prompt_tokens: longer prompts are refused.
+    """
+
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    num_samples: int = 1
+    seed: int = 0
+    min_motion_frames: int = FRAMES_PER_CODE
+    max_motion_frames: int = MAX_FRAMES
+    max_text_tokens: int = 64
+    max_prompt_tokens: int = 512
+
+    def __post_init__(self):
+        problems = []
+        if not self.temperature > 0:
+            problems.append(f"temperature must be > 0, got {self.temperature}")
+        if self.top_k < 0:
+            problems.append(f"top_k must be >= 0 (0 = off), got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            problems.append(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.num_samples < 1:
+            problems.append(f"num_samples must be >= 1, got {self.num_samples}")
+        if self.num_samples > 1 and not self.do_sample:
+            problems.append(f"num_samples={self.num_samples} needs sampling (greedy answers would all be equal)")
+        problems += _frame_problems(self.min_motion_frames, self.max_motion_frames)
+        if self.max_text_tokens < 1 or self.max_prompt_tokens < 1:
+            problems.append("max_text_tokens and max_prompt_tokens must be >= 1")
+        if problems:
+            raise MotionchatError("; ".join(problems))
+
+
+def _frame_problems(min_frames: int, max_frames: int) -> list[str]:
+    if not 1 <= min_frames <= max_frames <= MAX_FRAMES:
+        return [f"motion length must satisfy 1 <= min <= max <= {MAX_FRAMES} frames, got {min_frames}..{max_frames}"]
+    return []
+
+
+def _row_seed(seed: int, sample: int, prompt: str) -> int:
+    digest = hashlib.blake2b(f"{seed}\0{sample}\0{prompt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
+def _warpers(config: DecodingConfig) -> list[LogitsProcessor]:
+    """HF's own sampling warpers, applied after the output constraint (as `generate` orders them)."""
+    if not config.do_sample:
+        return []
+    warpers: list[LogitsProcessor] = []
+    if config.temperature != 1.0:
+        warpers.append(TemperatureLogitsWarper(config.temperature))
+    if config.top_k > 0:
+        warpers.append(TopKLogitsWarper(config.top_k))
+    if config.top_p < 1.0:
+        warpers.append(TopPLogitsWarper(config.top_p))
+    return warpers
+
+
+def _per_prompt(
+    prompts: list[str], output: str | Sequence[str], frame_limits, config: DecodingConfig
+) -> tuple[list[str], list[tuple[int, int]]]:
+    """Each prompt's output type and (min, max) motion frames, checked."""
+    if not prompts or not all(isinstance(p, str) for p in prompts):
+        raise ValueError("prompts must be a non-empty list of strings")
+    outputs = [output] * len(prompts) if isinstance(output, str) else list(output)
+    limits = list(frame_limits) if frame_limits is not None else [None] * len(prompts)
+    if len(outputs) != len(prompts) or len(limits) != len(prompts):
+        raise ValueError("output and frame_limits need one entry per prompt")
+    if set(outputs) - set(OUTPUT_TYPES):
+        raise ValueError(f"output must be one of {OUTPUT_TYPES}, got {sorted(set(outputs) - set(OUTPUT_TYPES))}")
+    limits = [lim or (config.min_motion_frames, config.max_motion_frames) for lim in limits]
+    for lo, hi in limits:
+        if problems := _frame_problems(lo, hi):
+            raise MotionchatError(problems[0])
+    return outputs, limits
+
+
+@torch.inference_mode()
+def generate(
+    model: T5ForConditionalGeneration,
+    tokenizer: PreTrainedTokenizerBase,
+    vocab: VocabLayout,
+    prompts: Sequence[str],
+    output: str | Sequence[str],
+    config: DecodingConfig = DecodingConfig(),
+    frame_limits: Sequence[tuple[int, int] | None] | None = None,
+    logits_processors: Sequence[LogitsProcessor] = (),
+) -> list[list[Answer]]:
+    """Answer every prompt `config.num_samples` times; returns answers[prompt][sample].
+
+    Args:
+        output: "motion" or "text", for all prompts or one per prompt.
+        frame_limits: per prompt (min_frames, max_frames) overriding the config's motion bounds
+            (e.g. a requested duration), or None to keep them.
+        logits_processors: extra processors run after the output constraint and before sampling.
+    """
+    prompts = list(prompts)
+    outputs, limits = _per_prompt(prompts, output, frame_limits, config)
+    device = next(model.parameters()).device
+    batch = tokenizer(prompts, padding=True, return_tensors="pt").to(device)
+    lengths = batch["attention_mask"].sum(1)
+    if int(lengths.max()) > config.max_prompt_tokens:
+        i = int(lengths.argmax())
+        raise MotionchatError(
+            f"prompt {i + 1} has {int(lengths[i])} tokens, over the limit of {config.max_prompt_tokens}; shorten it"
+        )
+
+    n = config.num_samples
+    row_prompt = [i for i in range(len(prompts)) for _ in range(n)]
+    row_type = [outputs[i] for i in row_prompt]
+    min_codes = [frames_to_codes(limits[i][0]) for i in row_prompt]
+    max_codes = [frames_to_codes(limits[i][1]) for i in row_prompt]
+    # A motion needs <som>, its codes, <eom> and </s>; a text its tokens and </s>.
+    budgets = [hi + 3 if kind == MOTION else config.max_text_tokens + 1 for kind, hi in zip(row_type, max_codes)]
+    text_banned = banned_in_text(tokenizer, vocab)
+    constraint = OutputConstraint(vocab, model.config.vocab_size, row_type, min_codes, max_codes, text_banned)
+    processors = [constraint, *logits_processors, *_warpers(config)]
+    generators = None
+    if config.do_sample:
+        generators = [
+            torch.Generator(device=device).manual_seed(_row_seed(config.seed, r % n, prompts[i]))
+            for r, i in enumerate(row_prompt)
+        ]
+
+    was_training = model.training
+    model.eval()
+    try:
+        encoder_hidden = model.get_encoder()(**batch).last_hidden_state
+        encoder_hidden = encoder_hidden.repeat_interleave(n, dim=0)
+        encoder_mask = batch["attention_mask"].repeat_interleave(n, dim=0)
+        token_ids = _decode(model, encoder_hidden, encoder_mask, vocab, budgets, processors, generators)
+    finally:
+        model.train(was_training)
+
+    answers: list[list[Answer]] = [[] for _ in prompts]
+    for r, i in enumerate(row_prompt):
+        ids = token_ids[r]
+        if row_type[r] == MOTION:
+            answers[i].append(parse_motion_answer(ids, vocab, max_codes[r]))
+        else:
+            answers[i].append(parse_text_answer(ids, tokenizer, vocab, text_banned, config.max_text_tokens))
+    return answers
+
+
+def _decode(
+    model: T5ForConditionalGeneration,
+    encoder_hidden: torch.Tensor,
+    encoder_mask: torch.Tensor,
+    vocab: VocabLayout,
+    budgets: list[int],
+    processors: list[LogitsProcessor],
+    generators: list[torch.Generator] | None,
+) -> list[list[int]]:
+    """Token loop: each row stops at </s> or when its budget of new tokens is spent."""
+    rows, device = encoder_hidden.shape[0], encoder_hidden.device
+    max_new = max(budgets)
+    decoder = IncrementalT5Decoder(model, encoder_hidden, encoder_mask, max_steps=max_new + 1)
+    ids = torch.full((rows, 1), vocab.pad_id, dtype=torch.long, device=device)  # T5 starts from <pad>
+    budget = torch.tensor(budgets, device=device)
+    finished = torch.zeros(rows, dtype=torch.bool, device=device)
+    lengths = torch.zeros(rows, dtype=torch.long, device=device)  # new tokens per row, </s> included
+    for step in range(max_new):
+        scores = decoder.step(ids[:, -1]).float()
+        for processor in processors:
+            scores = processor(ids, scores)
+        if generators is None:
+            next_ids = scores.argmax(-1)
+        else:
+            next_ids = torch.full((rows,), vocab.pad_id, dtype=torch.long, device=device)
+            probs = scores.softmax(-1)
+            for r in torch.nonzero(~finished).flatten().tolist():
+                next_ids[r] = torch.multinomial(probs[r], 1, generator=generators[r])[0]
+        next_ids = next_ids.masked_fill(finished, vocab.pad_id)
+        ids = torch.cat([ids, next_ids[:, None]], dim=1)
+        lengths += (~finished).long()
+        finished |= (next_ids == vocab.eos_id) | (budget <= step + 1)
+        if bool(finished.all()):
+            break
+    return [row[1 : 1 + n] for row, n in zip(ids.tolist(), lengths.tolist())]

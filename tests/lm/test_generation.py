@@ -1,0 +1,187 @@
+"""Constrained generation on an untrained model: every answer is well formed or says why not."""
+
+import pytest
+import torch
+from lm_fixtures import small_lm
+from transformers import LogitsProcessor
+
+from motionchat.errors import MotionchatError
+from motionchat.lm.answers import parse_motion_answer, parse_text_answer
+from motionchat.lm.constraints import banned_in_text
+from motionchat.lm.generation import DecodingConfig, generate
+from motionchat.motion.timing import MAX_FRAMES
+
+PROMPTS = ["a person walks forward", "someone jumps twice slowly", "the man turns around", "a woman kicks"]
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return small_lm()
+
+
+def _run(lm, prompts, output, **kwargs):
+    return generate(lm.model, lm.tokenizer, lm.vocab, prompts, output, **kwargs)
+
+
+def test_motion_answers_are_som_codes_eom(lm):
+    config = DecodingConfig(do_sample=True, num_samples=6, temperature=1.5, seed=4)
+    answers = _run(lm, PROMPTS, "motion", config=config)
+    assert [len(a) for a in answers] == [6] * len(PROMPTS)
+    lengths = set()
+    for answer in (a for per_prompt in answers for a in per_prompt):
+        assert answer.ok, answer.problem
+        ids = answer.token_ids
+        assert ids[0] == lm.vocab.som_id and ids[-1] == lm.vocab.eom_id
+        assert all(lm.vocab.is_motion_id(i) for i in ids[1:-1])
+        assert answer.codes == [lm.vocab.code_of(i) for i in ids[1:-1]]
+        assert 1 <= len(answer.codes) <= MAX_FRAMES // 4 and answer.frames == 4 * len(answer.codes)
+        lengths.add(len(answer.codes))
+    assert len(lengths) > 1  # the model chose where to stop, not only the limit
+
+
+def test_frame_limits_bound_the_motion_length(lm):
+    answers = _run(lm, PROMPTS[:3], "motion", frame_limits=[(60, 60), None, (8, 20)],
+                   config=DecodingConfig(do_sample=True, num_samples=4, max_motion_frames=100))
+    assert all(len(a.codes) == 15 for a in answers[0])
+    assert all(1 <= len(a.codes) <= 25 for a in answers[1])
+    assert all(2 <= len(a.codes) <= 5 for a in answers[2])
+    with pytest.raises(MotionchatError, match="motion length"):
+        _run(lm, PROMPTS[:1], "motion", frame_limits=[(0, 40)])
+
+
+def test_text_answers_never_contain_motion_tokens(lm):
+    config = DecodingConfig(do_sample=True, num_samples=8, temperature=2.0, max_text_tokens=12)
+    answers = _run(lm, PROMPTS, "text", config=config)
+    banned = banned_in_text(lm.tokenizer, lm.vocab)
+    assert set(lm.vocab.joint_ids()) <= banned and lm.vocab.eos_id not in banned
+    for answer in (a for per_prompt in answers for a in per_prompt):
+        assert not any(i in banned for i in answer.token_ids)
+        assert answer.text is not None and "<" not in answer.text
+        assert answer.ok or answer.problem == "the text did not end within 12 tokens"
+        assert len(answer.token_ids) <= 12
+
+
+def test_mixed_output_types_in_one_batch(lm):
+    answers = _run(lm, PROMPTS[:2], ["text", "motion"], config=DecodingConfig(max_text_tokens=5))
+    assert answers[0][0].codes is None and answers[0][0].text is not None
+    assert answers[1][0].ok and answers[1][0].text is None
+
+
+def test_same_seed_same_samples_other_seeds_differ(lm):
+    def samples(seed):
+        config = DecodingConfig(do_sample=True, num_samples=3, top_k=20, top_p=0.9, seed=seed)
+        return [[a.token_ids for a in per_prompt] for per_prompt in _run(lm, PROMPTS[:2], "motion", config=config)]
+
+    torch.manual_seed(0)
+    first = samples(7)
+    torch.manual_seed(99)  # the global RNG plays no part
+    assert samples(7) == first
+    others = [samples(seed) for seed in (8, 9, 10)]
+    assert all(other != first for other in others)
+    assert first[0][0] != first[0][1]  # samples of one prompt differ too
+
+
+@pytest.mark.parametrize("do_sample", [False, True])
+def test_batched_equals_one_by_one(lm, do_sample):
+    config = DecodingConfig(do_sample=do_sample, num_samples=2 if do_sample else 1, max_text_tokens=10)
+    prompts = PROMPTS + ["a person"]  # different lengths, so the batch is padded
+    for output in ("motion", "text"):
+        batched = _run(lm, prompts, output, config=config)
+        single = [_run(lm, [p], output, config=config)[0] for p in prompts]
+        assert [[a.token_ids for a in x] for x in batched] == [[a.token_ids for a in x] for x in single]
+
+
+def test_generate_restores_training_mode(lm):
+    lm.model.train()
+    try:
+        answers = _run(lm, PROMPTS[:1], "motion")
+        assert lm.model.training and answers[0][0].ok
+    finally:
+        lm.model.eval()
+
+
+class _ForceToken(LogitsProcessor):
+    """Overrides the constraint: unfinished rows may only produce `token` (after an optional first token)."""
+
+    def __init__(self, token, first=None):
+        self.token, self.first = token, first
+
+    def __call__(self, input_ids, scores):
+        forced = torch.full_like(scores, float("-inf"))
+        wanted = self.first if self.first is not None and input_ids.shape[1] == 1 else self.token
+        forced[:, wanted] = 0.0
+        return forced
+
+
+def test_a_motion_that_never_ends_is_reported_not_truncated(lm):
+    never_ends = _ForceToken(lm.vocab.motion_id(3), first=lm.vocab.som_id)
+    answer = _run(lm, PROMPTS[:1], "motion", logits_processors=[never_ends])[0][0]
+    assert answer.problem == f"motion did not end within {MAX_FRAMES} frames"
+    assert answer.codes is None
+    assert len(answer.token_ids) == 1 + MAX_FRAMES // 4 + 2  # the whole budget, nothing invented
+
+
+def test_text_and_motion_mixups_are_reported(lm):
+    words = lm.tokenizer("walks")["input_ids"][0]
+    not_motion = _run(lm, PROMPTS[:1], "motion", logits_processors=[_ForceToken(words)])[0][0]
+    assert not_motion.codes is None and "does not start with <som>" in not_motion.problem
+    motion_in_text = _run(lm, PROMPTS[:1], "text", logits_processors=[_ForceToken(lm.vocab.motion_id(0))])[0][0]
+    assert motion_in_text.text is None and "motion token" in motion_in_text.problem
+
+
+def test_parse_motion_answer_cases(lm):
+    v = lm.vocab
+    m = [v.motion_id(c) for c in (4, 5, 6)]
+    assert parse_motion_answer([v.som_id, *m, v.eom_id, v.eos_id], v, 49).codes == [4, 5, 6]
+    assert parse_motion_answer([v.som_id, *m, v.eom_id], v, 49).codes == [4, 5, 6]
+    cases = {
+        (): "empty answer",
+        (v.som_id, v.eom_id, v.eos_id): "motion is empty",
+        (v.som_id, *m): "stopped after 3 codes",
+        (v.som_id, m[0], 5, m[1], v.eom_id): "non-motion token",
+        (v.som_id, *m, v.eom_id, 5, v.eos_id): "goes on after",
+        (v.som_id, *m, v.eom_id, v.eos_id): "over the 8-frame limit",
+    }
+    for ids, problem in cases.items():
+        answer = parse_motion_answer(list(ids), v, 2 if "limit" in problem else 49)
+        assert answer.codes is None and problem in answer.problem, (ids, answer.problem)
+    at_limit = parse_motion_answer([v.som_id, *m], v, 3)
+    assert at_limit.codes is None and at_limit.problem == "motion did not end within 12 frames"
+    with pytest.raises(ValueError):
+        _ = parse_motion_answer([], v, 49).frames
+
+
+def test_parse_text_answer_cases(lm):
+    v, tok = lm.vocab, lm.tokenizer
+    banned = banned_in_text(tok, v)
+    words = tok("a person walks")["input_ids"][:-1]
+    room = len(words) + 5
+    assert parse_text_answer([*words, v.eos_id], tok, v, banned, room).text == "a person walks"
+    unfinished = parse_text_answer(words, tok, v, banned, room)
+    assert unfinished.text == "a person walks" and f"did not end within {room}" in unfinished.problem
+    cut = parse_text_answer([*words, v.eos_id], tok, v, banned, 2)
+    assert "did not end within 2" in cut.problem and cut.token_ids == words[:2]
+    assert "motion token" in parse_text_answer([*words, v.som_id, v.eos_id], tok, v, banned, room).problem
+    assert "special token" in parse_text_answer([v.pad_id, v.eos_id], tok, v, banned, room).problem
+    assert "empty" in parse_text_answer([v.eos_id], tok, v, banned, room).problem
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"temperature": 0}, "temperature"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"top_k": -1}, "top_k"),
+        ({"num_samples": 2}, "needs sampling"),
+        ({"min_motion_frames": 100, "max_motion_frames": 50}, "motion length"),
+        ({"max_motion_frames": MAX_FRAMES + 4}, "motion length"),
+    ],
+)
+def test_bad_decoding_settings_are_user_errors(kwargs, message):
+    with pytest.raises(MotionchatError, match=message):
+        DecodingConfig(**kwargs)
+
+
+def test_overlong_prompt_is_refused(lm):
+    with pytest.raises(MotionchatError, match="prompt 2 has"):
+        _run(lm, ["walk", "walk " * 40], "text", config=DecodingConfig(max_prompt_tokens=20))
