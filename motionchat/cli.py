@@ -18,7 +18,6 @@ from motionchat.errors import MotionchatError, friendly_errors
 
 app = typer.Typer(
     help="Chat with a motion-language model: text to 3D human motion, captions, edits, previews.",
-    no_args_is_help=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -46,13 +45,85 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+BundleOption = Annotated[
+    Optional[Path], typer.Option("--bundle", help="A trained model folder (default: the shipped model).")
+]
+OutOption = Annotated[Path, typer.Option("--out", help="Folder for the files made (never overwritten).")]
+FormatOption = Annotated[str, typer.Option("--format", help="Preview written with each motion: gif, mp4 or none.")]
+SamplesOption = Annotated[int, typer.Option("--samples", min=1, max=16, help="Motions (or captions) per request.")]
+SeedOption = Annotated[Optional[int], typer.Option("--seed", min=0, help="Sampling seed; same seed, same answers.")]
+
+
+@app.callback(invoke_without_command=True)
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    bundle: BundleOption = None,
+    out: OutOption = Path("motionchat_out"),
+    output_format: FormatOption = "gif",
+    samples: SamplesOption = 1,
+    seed: SeedOption = None,
 ) -> None:
-    """motionchat: text to 3D human motion and back."""
+    """motionchat: text to 3D human motion and back. With no command, starts a chat session."""
+    if ctx.invoked_subcommand is None:
+        friendly_errors(_chat)(bundle, out, output_format, samples, seed)
+
+
+def _engine(bundle: Path | None, out: Path, output_format: str, samples: int, seed: int | None):
+    from motionchat.chat.engine import Engine
+    from motionchat.chat.session import Session
+
+    return Engine(Session(out_dir=out, samples=samples, seed=seed), bundle, output_format)
+
+
+def _chat(bundle, out, output_format, samples, seed) -> None:
+    from motionchat.chat.repl import Repl
+
+    Repl(_engine(bundle, out, output_format, samples, seed), console).run()
+
+
+@app.command()
+@friendly_errors
+def ask(
+    request: Annotated[str, typer.Argument(help='What you want, e.g. "a person jumps twice" or "caption clip.npy".')],
+    bundle: BundleOption = None,
+    out: OutOption = Path("motionchat_out"),
+    output_format: FormatOption = "gif",
+    samples: SamplesOption = 1,
+    seed: SeedOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Answer one request and exit (non-zero if it failed)."""
+    from motionchat.chat.replies import show_reply
+
+    reply = _engine(bundle, out, output_format, samples, seed).ask(request)
+    if as_json:
+        print(json.dumps(reply.as_dict()))
+    else:
+        show_reply(console, reply)
+    if not reply.ok:
+        raise typer.Exit(code=2 if reply.family is None else 1)
+
+
+@app.command()
+@friendly_errors
+def run(
+    script: Annotated[Path, typer.Argument(help="A text file with one request per line (# comments, blank lines skipped).")],
+    bundle: BundleOption = None,
+    out: OutOption = Path("motionchat_out"),
+    output_format: FormatOption = "gif",
+    samples: SamplesOption = 1,
+    seed: SeedOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON result per line.")] = False,
+) -> None:
+    """Run a script of requests; exit 1 if any line failed (the other lines' files are kept)."""
+    from motionchat.chat.batch import run_script
+
+    failed = run_script(script, _engine(bundle, out, output_format, samples, seed), console, as_json=as_json)
+    if failed:
+        raise typer.Exit(code=1)
 
 
 def _normalizer(stats: Path | None):

@@ -1,0 +1,380 @@
+"""The evaluation protocol of each task: what is asked of every generator, and what is measured.
+
+Each protocol repeats its measurement `repeats` times (seeded; Guo et al. use 20) and keeps every
+repeat's value, so the report can give mean ± 95% interval. One repeat:
+
+- t2m: one random caption per test clip (shuffled order); one motion per caption of the clip's
+  length. FID (against the test motions), R-Precision top-1/2/3 (batches of 32), MM-Dist,
+  Diversity (300 pairs); MultiModality from `mm_samples` motions for each of `mm_prompts`
+  captions (10 pairs); program accuracy through the recogniser (synthetic corpus).
+- m2t: one caption per test motion: BLEU@1/4, ROUGE-L, CIDEr-D against the clip's captions,
+  R-Precision and MM-Dist of the caption against the motion; program accuracy of the caption
+  through the corpus's caption parser.
+- predict: the first 20% of each clip given, the rest generated; ADE/FDE (per-joint mean, and
+  MotionGPT's flattened 66-d distance) over the generated frames, FID and Diversity.
+- inbetween: the first and last 25% given; the same metrics over the frames in between.
+- edit (synthetic corpus): the source clip and the instruction of each test edit pair; program
+  accuracy of the result against the target program, FID against the target clips, R-Precision
+  and MM-Dist against the target's captions.
+- tokenizer: one deterministic pass of encoding and decoding every test clip (no repeats).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from eval.cache import motion_key
+from eval.data import EvalData
+from eval.embedder import Embedder
+from eval.generators import (
+    CaptionRequest,
+    EditRequest,
+    Generator,
+    InbetweenRequest,
+    MotionPrompt,
+    PredictRequest,
+    fit_length,
+)
+from eval.metrics import (
+    bleu,
+    cider_d,
+    DisplacementErrors,
+    codebook_use,
+    displacement_errors,
+    diversity,
+    fid,
+    mm_dist,
+    mpjpe_mm,
+    multimodality,
+    r_precision,
+    rouge_l,
+)
+from eval.metrics.programs import ProgramAccuracy, program_accuracy
+from eval.recognizer import ProgramRecognizer
+from motionchat.data.synth.captions import parse_caption
+from motionchat.errors import MotionchatError
+from motionchat.motion.features import features_to_joints
+
+PREDICT_KEEP = 0.2  # prediction is given the first 20% of the frames (MotionGPT)
+INBETWEEN_KEEP = 0.25  # in-betweening the first and last 25%
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """Knobs of the protocols; the defaults are the standard ones.
+
+    Args:
+        repeats: independent repetitions (mean ± 95% interval over them).
+        seed: seeds every random choice (captions, order, pairs, generator seeds).
+        batch: R-Precision batch size.
+        diversity_pairs: pairs for Diversity (fewer when there are fewer motions).
+        mm_prompts / mm_samples / mm_pairs: MultiModality's captions, motions per caption, pairs.
+    """
+
+    repeats: int = 20
+    seed: int = 0
+    batch: int = 32
+    diversity_pairs: int = 300
+    mm_prompts: int = 100
+    mm_samples: int = 30
+    mm_pairs: int = 10
+
+    def rng(self, task: str, repeat: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.seed, repeat, *task.encode()]))
+
+    def generator_seed(self, repeat: int) -> int:
+        return self.seed * 1000 + repeat
+
+
+@dataclass
+class TaskResult:
+    """Per generator (row) and metric, one value per repeat; plus averaged breakdowns and notes."""
+
+    task: str
+    rows: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    breakdowns: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, row: str, values: dict[str, float]) -> None:
+        metrics = self.rows.setdefault(row, defaultdict(list))
+        for name, value in values.items():
+            metrics[name].append(float(value))
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+class _Breakdown:
+    """Running mean of per-action / per-parameter accuracies over repeats."""
+
+    def __init__(self):
+        self.sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def add(self, accuracy: ProgramAccuracy) -> None:
+        for group, values in (("per_action", accuracy.per_action), ("per_param", accuracy.per_param)):
+            for key, value in values.items():
+                self.sums[group][key] += value
+                self.counts[group][key] += 1
+
+    def means(self) -> dict[str, dict[str, float]]:
+        return {group: {k: v / self.counts[group][k] for k, v in sorted(sums.items())} for group, sums in self.sums.items()}
+
+
+def _check_motions(generator: Generator, motions: Sequence[np.ndarray], count: int, dim: int, min_frames: int, task: str) -> list[np.ndarray]:
+    if len(motions) != count:
+        raise MotionchatError(f"{generator.name}: {task} returned {len(motions)} motions for {count} requests")
+    checked = []
+    for motion in motions:
+        motion = np.asarray(motion, dtype=np.float32)
+        if motion.ndim != 2 or motion.shape[1] != dim or len(motion) < min_frames or not np.isfinite(motion).all():
+            raise MotionchatError(
+                f"{generator.name}: {task} returned a motion of shape {motion.shape} (or with NaN/Inf); "
+                f"expected finite ({min_frames}+ frames, {dim}) raw features"
+            )
+        checked.append(motion)
+    return checked
+
+
+def _embedding_scores(
+    texts: np.ndarray, motions: np.ndarray, real: np.ndarray | None, cfg: ProtocolConfig, rng, result: TaskResult
+) -> dict[str, float]:
+    """R-Precision and MM-Dist of paired text/motion embeddings; FID and Diversity of the motions
+    when they are generated (`real`: the embeddings of the real motions to compare with)."""
+    scores: dict[str, float] = {}
+    if len(texts) >= cfg.batch:
+        top = r_precision(texts, motions, batch=cfg.batch).top
+        scores.update(r_precision_top1=top[0], r_precision_top2=top[1], r_precision_top3=top[2])
+    else:
+        result.note(f"R-Precision needs at least {cfg.batch} items; left out")
+    scores["mm_dist"] = mm_dist(texts, motions)
+    if real is not None:
+        scores["fid"] = fid(motions, real)
+        pairs = min(cfg.diversity_pairs, len(motions))
+        if pairs < cfg.diversity_pairs:
+            result.note(f"Diversity over {pairs} pairs (only {len(motions)} motions)")
+        scores["diversity"] = diversity(motions, pairs, rng)
+    return scores
+
+
+def _program_scores(predicted, requested, breakdown: _Breakdown) -> dict[str, float]:
+    accuracy = program_accuracy(predicted, requested)
+    breakdown.add(accuracy)
+    return {"program_exact": accuracy.exact, "program_actions": accuracy.actions}
+
+
+def _supported(generators: Sequence[Generator], task: str) -> list[Generator]:
+    return [g for g in generators if task in g.tasks]
+
+
+def evaluate_t2m(
+    generators: Sequence[Generator], data: EvalData, embedder: Embedder, cfg: ProtocolConfig,
+    recognizer: ProgramRecognizer | None = None, advance=lambda: None,
+) -> TaskResult:  # fmt: skip
+    result = TaskResult("t2m")
+    clips, indices = data.test, data.test_indices
+    real_all = embedder.embed_motions([clips.features(i) for i in indices])
+    breakdowns = defaultdict(_Breakdown)
+    for repeat in range(cfg.repeats):
+        rng = cfg.rng("t2m", repeat)
+        order = rng.permutation(len(indices))
+        captions = [clips.captions[indices[k]][int(rng.integers(len(clips.captions[indices[k]])))] for k in order]
+        prompts = [MotionPrompt(c.text, int(clips.lengths[indices[k]]), clips.clip_ids[indices[k]]) for c, k in zip(captions, order)]
+        texts = embedder.embed_texts(captions)
+        for g in _supported(generators, "t2m"):
+            samples = g.text_to_motion(prompts, 1, cfg.generator_seed(repeat))
+            motions = _check_motions(g, [s[0] for s in samples], len(prompts), data.skeleton.feature_dim, embedder.min_frames, "t2m")
+            emb = embedder.embed_motions(motions)
+            scores = _embedding_scores(texts, emb, real_all, cfg, rng, result)
+            if g.samples_differ:
+                scores["multimodality"] = _multimodality(g, prompts[: cfg.mm_prompts], data, embedder, cfg, repeat, rng)
+            else:
+                result.note(f"{g.name}: one motion per caption, so no MultiModality")
+            if recognizer is not None and data.programs is not None:
+                requested = [data.programs[p.clip_id] for p in prompts]
+                scores.update(_program_scores(recognizer.recognise(motions), requested, breakdowns[g.name]))
+            result.add(g.name, scores)
+            advance()
+    result.breakdowns = {name: b.means() for name, b in breakdowns.items()}
+    return result
+
+
+def _multimodality(generator, prompts, data, embedder, cfg, repeat, rng) -> float:
+    samples = generator.text_to_motion(prompts, cfg.mm_samples, cfg.generator_seed(repeat) + 500)
+    per_prompt = []
+    for motions in samples:
+        checked = _check_motions(generator, motions, cfg.mm_samples, data.skeleton.feature_dim, embedder.min_frames, "t2m")
+        per_prompt.append(embedder.embed_motions(checked))
+    return multimodality(np.stack(per_prompt), min(cfg.mm_pairs, cfg.mm_samples), rng)
+
+
+def evaluate_m2t(
+    generators: Sequence[Generator], data: EvalData, embedder: Embedder, cfg: ProtocolConfig, advance=lambda: None
+) -> TaskResult:
+    result = TaskResult("m2t")
+    clips, indices = data.test, data.test_indices
+    motions_all = embedder.embed_motions([clips.features(i) for i in indices])
+    breakdowns = defaultdict(_Breakdown)
+    for repeat in range(cfg.repeats):
+        rng = cfg.rng("m2t", repeat)
+        order = rng.permutation(len(indices))
+        requests = [CaptionRequest(clips.features(indices[k]), clips.clip_ids[indices[k]]) for k in order]
+        for g in _supported(generators, "m2t"):
+            captions = g.motion_to_text(requests, cfg.generator_seed(repeat))
+            if len(captions) != len(requests) or not all(isinstance(c, str) for c in captions):
+                raise MotionchatError(f"{g.name}: m2t returned {len(captions)} captions for {len(requests)} motions")
+            references = []
+            for caption, k in zip(captions, order):
+                refs = [c.text for c in clips.captions[indices[k]]]
+                if getattr(g, "caption_from_references", False):
+                    others = [r for r in refs if r != caption]
+                    refs = others or refs
+                references.append(refs)
+            scores = {
+                "bleu1": bleu(references, captions, 1), "bleu4": bleu(references, captions, 4),
+                "rouge_l": rouge_l(references, captions), "cider_d": cider_d(references, captions),
+            }  # fmt: skip
+            scores.update(_embedding_scores(embedder.embed_texts(captions), motions_all[order], None, cfg, rng, result))
+            if data.programs is not None:
+                requested = [data.programs[r.clip_id] for r in requests]
+                scores.update(_program_scores([parse_caption(c) for c in captions], requested, breakdowns[g.name]))
+            result.add(g.name, scores)
+            advance()
+    if any(getattr(g, "caption_from_references", False) for g in generators):
+        result.note("ground truth: one caption of each clip scored against the clip's other captions")
+    result.breakdowns = {name: b.means() for name, b in breakdowns.items()}
+    return result
+
+
+def _known_frames(frames: int, task: str) -> tuple[int, int]:
+    """(given at the start, given at the end) for a clip of `frames` frames."""
+    if task == "predict":
+        return int(frames * PREDICT_KEEP), 0
+    keep = int(frames * INBETWEEN_KEEP)
+    return keep, keep
+
+
+def evaluate_completion(
+    task: str, generators: Sequence[Generator], data: EvalData, embedder: Embedder, cfg: ProtocolConfig, advance=lambda: None
+) -> TaskResult:
+    """Prediction ("predict") or in-betweening ("inbetween"); ADE/FDE over the frames generated."""
+    result = TaskResult(task)
+    clips, indices = data.test, data.test_indices
+    lengths = [int(clips.lengths[i]) for i in indices]
+    usable = [k for k, n in enumerate(lengths) if min(_known_frames(n, task)[0], n - sum(_known_frames(n, task))) >= 1]
+    if len(usable) < len(indices):
+        result.note(f"{len(indices) - len(usable)} clips too short to split; left out")
+    real_all = embedder.embed_motions([clips.features(indices[k]) for k in usable])
+    truth = {k: features_to_joints(clips.features(indices[k]), data.skeleton) for k in usable}
+    known_errors: dict = {}  # baselines give the same motion every repeat: measure it once
+
+    def errors_of(k: int, motion: np.ndarray) -> DisplacementErrors:
+        n = lengths[k]
+        fitted = fit_length(motion, n)
+        key = (k, *motion_key(fitted))
+        if key not in known_errors:
+            head, tail = _known_frames(n, task)
+            joints = features_to_joints(fitted, data.skeleton)
+            known_errors[key] = displacement_errors(joints[head : n - tail], truth[k][head : n - tail])
+        return known_errors[key]
+
+    for repeat in range(cfg.repeats):
+        rng = cfg.rng(task, repeat)
+        order = [usable[j] for j in rng.permutation(len(usable))]
+        requests = []
+        for k in order:
+            features, clip_id, n = clips.features(indices[k]), clips.clip_ids[indices[k]], lengths[k]
+            head, tail = _known_frames(n, task)
+            if task == "predict":
+                requests.append(PredictRequest(features[:head], n, clip_id))
+            else:
+                requests.append(InbetweenRequest(features[:head], features[n - tail :], n, clip_id))
+        for g in _supported(generators, task):
+            produced = getattr(g, task)(requests, cfg.generator_seed(repeat))
+            motions = _check_motions(g, produced, len(requests), data.skeleton.feature_dim, embedder.min_frames, task)
+            errors = [errors_of(k, motion) for k, motion in zip(order, motions)]
+            emb = embedder.embed_motions(motions)
+            scores = {
+                "ade_m": np.mean([e.ade_m for e in errors]), "fde_m": np.mean([e.fde_m for e in errors]),
+                "ade_flat_m": np.mean([e.ade_flat_m for e in errors]), "fde_flat_m": np.mean([e.fde_flat_m for e in errors]),
+                "fid": fid(emb, real_all), "diversity": diversity(emb, min(cfg.diversity_pairs, len(emb)), rng),
+            }  # fmt: skip
+            result.add(g.name, scores)
+            advance()
+    return result
+
+
+def evaluate_edit(
+    generators: Sequence[Generator], data: EvalData, embedder: Embedder, cfg: ProtocolConfig,
+    recognizer: ProgramRecognizer | None = None, advance=lambda: None,
+) -> TaskResult:  # fmt: skip
+    result = TaskResult("edit")
+    pairs = data.test_edit_pairs
+    if not pairs:
+        raise MotionchatError(f"{data.root}: no edit pairs among the evaluated test clips; edit needs the synthetic corpus's edits.jsonl")
+    clips = data.test
+    position = {clip_id: i for i, clip_id in enumerate(clips.clip_ids)}
+    targets = embedder.embed_motions([clips.features(position[p.target]) for p in pairs])
+    breakdowns = defaultdict(_Breakdown)
+    for repeat in range(cfg.repeats):
+        rng = cfg.rng("edit", repeat)
+        order = rng.permutation(len(pairs))
+        chosen = [pairs[k] for k in order]
+        requests = [EditRequest(clips.features(position[p.source]), p.instruction, p.pair_id) for p in chosen]
+        target_captions = [clips.captions[position[p.target]] for p in chosen]
+        texts = embedder.embed_texts([c[int(rng.integers(len(c)))] for c in target_captions])
+        for g in _supported(generators, "edit"):
+            motions = _check_motions(g, g.edit(requests, cfg.generator_seed(repeat)), len(requests), data.skeleton.feature_dim, embedder.min_frames, "edit")
+            emb = embedder.embed_motions(motions)
+            scores = _embedding_scores(texts, emb, targets, cfg, rng, result)
+            if recognizer is not None and data.programs is not None:
+                requested = [data.programs[p.target] for p in chosen]
+                scores.update(_program_scores(recognizer.recognise(motions), requested, breakdowns[g.name]))
+            result.add(g.name, scores)
+            advance()
+    result.breakdowns = {name: b.means() for name, b in breakdowns.items()}
+    return result
+
+
+def evaluate_tokenizer(vq, normalizer, data: EvalData, embedder: Embedder, advance=lambda: None) -> TaskResult:
+    """Encode and decode every evaluated test clip with the tokenizer `vq` (a `MotionVQVAE` fed with
+    features normalised by `normalizer`, the statistics it was trained with). One deterministic
+    pass: MPJPE (root-aligned, and global), reconstruction FID, codebook usage and perplexity."""
+    import torch
+
+    result = TaskResult("tokenizer")
+    if normalizer.dim != data.skeleton.feature_dim:
+        raise MotionchatError(
+            f"{normalizer.source}: the tokenizer's statistics have {normalizer.dim} values, the dataset's features {data.skeleton.feature_dim}"
+        )
+    device = next(vq.parameters()).device
+    clips, codes, reconstructions = data.test, [], []
+    aligned_mm, global_mm, weights = [], [], []
+    for i in data.test_indices:
+        raw = clips.features(i)
+        normalised = torch.from_numpy(normalizer.normalize(raw)).float()[None].to(device)
+        with torch.no_grad():
+            clip_codes = vq.encode(normalised)
+            decoded = vq.decode(clip_codes, len(raw))[0].float().cpu().numpy()
+        codes.append(clip_codes.view(-1).cpu().numpy())
+        recon = normalizer.denormalize(decoded)
+        reconstructions.append(recon)
+        truth, joints = features_to_joints(raw, data.skeleton), features_to_joints(recon, data.skeleton)
+        aligned_mm.append(mpjpe_mm(joints, truth))
+        global_mm.append(mpjpe_mm(joints, truth, root_aligned=False))
+        weights.append(len(raw))
+        advance()
+    use = codebook_use(np.concatenate(codes), vq.cfg.codebook_size)
+    originals = embedder.embed_motions([clips.features(i) for i in data.test_indices])
+    result.add("tokenizer", {
+        "mpjpe_mm": np.average(aligned_mm, weights=weights), "global_mpjpe_mm": np.average(global_mm, weights=weights),
+        "fid": fid(embedder.embed_motions(reconstructions), originals), "codebook_usage": use.usage, "perplexity": use.perplexity,
+    })  # fmt: skip
+    result.note("one deterministic pass (no repeats); MPJPE is root-aligned (MotionGPT's convention), global MPJPE also counts root drift")
+    return result

@@ -1,0 +1,265 @@
+"""From a free-form request to files on disk: route, fill the model input, generate, decode, save.
+
+The bundle loads in a background thread as soon as the engine is made, so the REPL can show its
+prompt at once; the first request waits for it. Several independent requests (`ask_many`) share
+one batched generation.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from motionchat.chat.replies import MotionResult, Reply
+from motionchat.chat.session import Session, SessionMotion
+from motionchat.errors import MotionchatError
+from motionchat.motion.timing import MAX_FRAMES, codes_to_frames, frames_to_codes
+from motionchat.tasks.routing import LAST, PREVIOUS, RoutedRequest, route
+
+PREVIEW_FORMATS = ("gif", "mp4", "none")
+DEFAULT_BUNDLE_ENV = "MOTIONCHAT_BUNDLE"
+
+
+def default_bundle_path() -> Path:
+    """The bundle shipped inside the package (or named by $MOTIONCHAT_BUNDLE)."""
+    import os
+
+    if os.environ.get(DEFAULT_BUNDLE_ENV):
+        return Path(os.environ[DEFAULT_BUNDLE_ENV])
+    return Path(str(resources.files("motionchat") / "assets" / "default_bundle"))
+
+
+def _check_bundle_dir(path: Path) -> Path:
+    if not (path / "config.json").is_file():
+        raise MotionchatError(
+            f"no model bundle at {path}; train one with `trainer all --data DIR --preset tiny --out BUNDLE` "
+            "and pass --bundle BUNDLE (or set MOTIONCHAT_BUNDLE)"
+        )
+    return path
+
+
+@dataclass
+class _Prepared:
+    """A routed request with its model input, before generation."""
+
+    request: RoutedRequest
+    prompt: str
+    output: str  # "motion" | "text"
+    frame_limits: tuple[int, int] | None
+    prefix_codes: list[int]  # codes the answer continues (predict), decoded together with it
+    target_frames: int | None  # trim the decoded motion to this many frames
+
+
+class Engine:
+    def __init__(self, session: Session, bundle_path: Path | None = None, output_format: str = "gif"):
+        if output_format not in PREVIEW_FORMATS:
+            raise MotionchatError(f"--format {output_format}: use one of {', '.join(PREVIEW_FORMATS)}")
+        self.session = session
+        self.output_format = output_format
+        self._bundle = None
+        self._load_error: BaseException | None = None
+        self.use_bundle(bundle_path or default_bundle_path())
+
+    # --- the model ------------------------------------------------------------------------------
+
+    def use_bundle(self, path: Path) -> None:
+        """Start loading a bundle in the background; errors surface on the next request."""
+        self.bundle_path = _check_bundle_dir(Path(path))
+        self._bundle, self._load_error = None, None
+        self._loader = threading.Thread(target=self._load, daemon=True)
+        self._loader.start()
+
+    def _load(self) -> None:
+        try:
+            import torch
+
+            from transformers.utils import logging as hf_logging
+
+            torch.set_num_threads(1)  # one decoding stream is fastest single-threaded on small CPUs
+            hf_logging.disable_progress_bar()
+            from motionchat.bundle import load_bundle
+
+            self._bundle = load_bundle(self.bundle_path)
+        except BaseException as err:  # surfaced to the user on the next request
+            self._load_error = err
+
+    @property
+    def bundle(self):
+        self._loader.join()
+        if self._load_error is not None:
+            if isinstance(self._load_error, MotionchatError):
+                raise self._load_error
+            raise MotionchatError(f"cannot load the bundle at {self.bundle_path}: {self._load_error}")
+        return self._bundle
+
+    def describe(self) -> str:
+        return f"the model at {self.bundle_path}"
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def ask(self, text: str, stem: str | None = None) -> Reply:
+        return self.ask_many([text], [stem])[0]
+
+    def ask_many(self, texts: list[str], stems: list[str | None] | None = None) -> list[Reply]:
+        """Answer several requests with one batched generation; each reply says its own problems.
+
+        References resolve against the session as it is before the batch, so only requests that
+        do not need each other's results belong in one call.
+        """
+        stems = stems or [None] * len(texts)
+        replies = [Reply(text) for text in texts]
+        prepared: dict[int, _Prepared] = {}
+        for i, text in enumerate(texts):
+            try:
+                prepared[i] = self._prepare(text)
+                replies[i].family = prepared[i].request.family
+            except MotionchatError as err:
+                replies[i].error = str(err)
+        try:
+            if prepared:
+                self._generate(prepared, replies, stems)
+        except MotionchatError as err:
+            if len(prepared) == 1:
+                replies[next(iter(prepared))].error = str(err)
+            else:  # find the request at fault: the others still get answers
+                for i, item in prepared.items():
+                    try:
+                        self._generate({i: item}, replies, stems)
+                    except MotionchatError as single:
+                        replies[i].error = str(single)
+        return replies
+
+    def _prepare(self, text: str) -> _Prepared:
+        from motionchat.tasks.examples import TaskValues, build_prompt, known_frames
+
+        request = route(text, fps=self.session_fps)
+        bundle = self.bundle
+        family = bundle.families.get(request.family)
+        if family is None:
+            raise MotionchatError(f"this model was not trained for '{request.family}' requests")
+        motions = [self.session.resolve(ref) for ref in request.motions]
+        codec = bundle.codec
+        codes = [codec.encode(self._features(m)) for m in motions]
+        max_codes = frames_to_codes(MAX_FRAMES)
+        values, limits, prefix, target = TaskValues(), None, [], request.frames
+        fid = request.family
+        if fid in ("t2m", "t2m_length", "t2length"):
+            values = TaskValues(caption=request.caption, frames=request.frames)
+        elif fid in ("length2m", "length2t"):
+            values = TaskValues(frames=request.frames)
+        elif fid == "compose":
+            values = TaskValues(captions=request.captions, frames=request.frames)
+        elif fid in ("m2t", "m2length"):
+            values = TaskValues(motion=codes[0][:max_codes], frames=motions[0].frames)
+        elif fid == "m2t_length":
+            frames = min(request.frames or motions[0].frames, motions[0].frames)
+            values = TaskValues(motion=codes[0][: frames_to_codes(frames)], frames=frames)
+        elif fid == "predict":
+            given = codes[0][-(max_codes - 1) :]  # the model continues the most recent part
+            prefix = given
+            values = TaskValues(motion=given)
+            limits = (1, MAX_FRAMES - codes_to_frames(len(given)))
+            target = None
+        elif fid == "inbetween":
+            if len(motions) == 1:  # keep the start and the end of one motion, as in training
+                start, end = known_frames("inbetween", motions[0].frames)
+                start_codes, end_codes = codes[0][: frames_to_codes(start)], codes[0][-frames_to_codes(end) :]
+            else:
+                start_codes, end_codes = codes[0][-12:], codes[1][:12]
+            values = TaskValues(motion=start_codes, motion_b=end_codes)
+        elif fid == "edit":
+            values = TaskValues(motion=codes[0][:max_codes], edit=request.edit)
+        elif fid == "diff":
+            values = TaskValues(motion=codes[0][:max_codes], motion_b=codes[1][:max_codes])
+        if request.frames is not None and family.output == "motion" and fid not in ("predict",):
+            limits = (request.frames, request.frames)
+        seed = self.session.seed if self.session.seed is not None else 0
+        prompt = build_prompt(
+            family, values, random.Random(f"{seed}:{text}"), codebook_size=codec.codebook_size, fps=bundle.fps
+        )
+        return _Prepared(request, prompt, family.output, limits, prefix, target)
+
+    @property
+    def session_fps(self) -> float:
+        return self.bundle.fps
+
+    def _features(self, motion: SessionMotion) -> np.ndarray:
+        from motionchat.motion.features import joints_to_features
+
+        if motion.frames < 2:
+            raise MotionchatError(f"{motion.name} has {motion.frames} frame; a motion needs at least 2")
+        return joints_to_features(motion.joints, motion.skeleton)
+
+    def _generate(self, prepared: dict[int, _Prepared], replies: list[Reply], stems: list[str | None]) -> None:
+        from motionchat.lm.generation import DecodingConfig, generate
+
+        bundle = self.bundle
+        samples = self.session.samples
+        config = DecodingConfig(
+            do_sample=samples > 1 or self.session.seed is not None,
+            top_k=50 if samples > 1 or self.session.seed is not None else 0,
+            num_samples=samples,
+            seed=self.session.seed or 0,
+        )
+        order = list(prepared)
+        answers = generate(
+            bundle.lm.model, bundle.lm.tokenizer, bundle.lm.vocab,
+            [prepared[i].prompt for i in order], [prepared[i].output for i in order], config,
+            frame_limits=[prepared[i].frame_limits for i in order],
+        )
+        for i, per_sample in zip(order, answers):
+            item, reply = prepared[i], replies[i]
+            for k, answer in enumerate(per_sample):
+                label = f"sample {k + 1}: " if samples > 1 else ""
+                if not answer.ok:
+                    reply.problems.append(f"{label}{answer.problem}")
+                elif item.output == "text":
+                    reply.texts.append(answer.text)
+                else:
+                    reply.motions.append(self._keep_motion(item, answer.codes, reply.request, stems[i]))
+            if not reply.ok and reply.error is None:
+                reply.error = "; ".join(reply.problems) or "the model gave no usable answer"
+
+    def _keep_motion(self, item: _Prepared, codes: list[int], request_text: str, stem: str | None) -> MotionResult:
+        decoded = self.bundle.codec.decode(item.prefix_codes + codes, item.target_frames)
+        motion = self.session.add(decoded.joints, f"{item.request.family}: {request_text}", self.bundle.skeleton)
+        words = (item.request.caption or item.request.edit or item.request.family).split()[:6]
+        base = "-".join([stem, motion.name] if stem else [motion.name, *words])
+        motion.files = self._write_files(motion, decoded.features, base, request_text)
+        return MotionResult(motion.name, motion.frames, motion.skeleton.fps, motion.files)
+
+    def _write_files(self, motion: SessionMotion, features: np.ndarray, base: str, caption: str) -> list[Path]:
+        from motionchat.motion.io import save_motion
+        from motionchat.motion.npy import write_npy
+
+        joints_path = save_motion(motion.joints, self.session.output_path(base, ".npy"), skeleton=motion.skeleton)
+        features_path = self.session.output_path(f"{base}-features", ".npy")
+        write_npy(features_path, features.astype(np.float32))
+        files = [joints_path, features_path]
+        if motion.skeleton.n_joints == 22:
+            files.append(save_motion(motion.joints, self.session.output_path(base, ".bvh"), skeleton=motion.skeleton))
+        if self.output_format != "none":
+            path = self.session.output_path(base, f".{self.output_format}")
+            files.append(save_motion(motion.joints, path, skeleton=motion.skeleton, caption=caption))
+        return files
+
+    def save(self, motion: SessionMotion, path: Path) -> Path:
+        from motionchat.motion.io import save_motion
+
+        saved = save_motion(motion.joints, path, skeleton=motion.skeleton, caption=motion.origin)
+        motion.files.append(saved)
+        return saved
+
+
+def references_session(text: str) -> bool:
+    """Whether a request needs motions made earlier in the session (so it cannot be batched)."""
+    try:
+        request = route(text)
+    except MotionchatError:
+        return False
+    return any(ref in (LAST, PREVIOUS) or ref.lower().startswith("m") and ref[1:].isdigit() for ref in request.motions)

@@ -1,0 +1,95 @@
+"""Raw motion features <-> motion codes (and back to joints): the tokenizer with its normaliser.
+
+A tokenizer only makes sense with the statistics it was trained on, so the two travel together
+here; chat, evaluation and training all turn motions into codes through `MotionCodec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from motionchat.errors import MotionchatError
+from motionchat.lm.vocab import motion_tokens_to_text
+from motionchat.motion.features import features_to_joints
+from motionchat.motion.normalizer import Normalizer
+from motionchat.motion.skeleton import SkeletonSpec
+from motionchat.motion.timing import codes_to_frames
+from motionchat.vq.model import MotionVQVAE
+
+
+@dataclass
+class DecodedMotion:
+    features: np.ndarray  # (T, D) raw (denormalised) features
+    joints: np.ndarray  # (T, J, 3) metres
+
+
+@dataclass
+class MotionCodec:
+    """A trained tokenizer, its normaliser and the skeleton of its features."""
+
+    vq: MotionVQVAE
+    normalizer: Normalizer
+    skeleton: SkeletonSpec
+
+    def __post_init__(self):
+        dims = {self.vq.cfg.feature_dim, self.normalizer.dim, self.skeleton.feature_dim}
+        if len(dims) != 1:
+            raise MotionchatError(
+                f"tokenizer ({self.vq.cfg.feature_dim}), statistics ({self.normalizer.dim}) and the {self.skeleton.name} "
+                f"skeleton ({self.skeleton.feature_dim}) disagree on values per frame; use parts trained together"
+            )
+
+    @property
+    def codebook_size(self) -> int:
+        return self.vq.cfg.codebook_size
+
+    def _checked(self, features: np.ndarray) -> np.ndarray:
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[1] != self.skeleton.feature_dim or len(features) < 1:
+            raise MotionchatError(
+                f"motion features have shape {features.shape}; expected (frames >= 1, {self.skeleton.feature_dim})"
+            )
+        return features
+
+    def encode(self, features: np.ndarray) -> list[int]:
+        """(T, D) raw features -> ceil(T / 4) codes."""
+        return self.encode_many([features])[0]
+
+    def encode_many(self, motions: Sequence[np.ndarray], batch_size: int = 64) -> list[list[int]]:
+        """Codes of several motions; motions of equal length share a forward pass."""
+        motions = [self._checked(m) for m in motions]
+        device = next(self.vq.parameters()).device
+        by_length: dict[int, list[int]] = {}
+        for index, motion in enumerate(motions):
+            by_length.setdefault(len(motion), []).append(index)
+        codes: list[list[int] | None] = [None] * len(motions)
+        for indices in by_length.values():
+            for first in range(0, len(indices), batch_size):
+                chunk = indices[first : first + batch_size]
+                batch = torch.from_numpy(self.normalizer.normalize(np.stack([motions[i] for i in chunk]))).to(device)
+                for i, row in zip(chunk, self.vq.encode(batch).cpu().tolist()):  # (B, N)
+                    codes[i] = row
+        return codes  # type: ignore[return-value]
+
+    def tokens(self, features: np.ndarray) -> str:
+        """(T, D) raw features -> the `<som>...<eom>` string prompts carry."""
+        return motion_tokens_to_text(self.encode(features), self.codebook_size)
+
+    def decode(self, codes: Sequence[int], frames: int | None = None) -> DecodedMotion:
+        """Codes -> raw features and joints, cut to `frames` (at most 4 per code; default all)."""
+        if len(codes) == 0:
+            raise MotionchatError("cannot decode an empty motion (no codes)")
+        bad = [c for c in codes if not 0 <= int(c) < self.codebook_size]
+        if bad:
+            raise MotionchatError(f"motion code {bad[0]} is outside the codebook (0..{self.codebook_size - 1})")
+        full = codes_to_frames(len(codes), self.vq.cfg.frames_per_code)
+        if frames is not None and frames < 1:
+            raise MotionchatError(f"cannot decode to {frames} frames; ask for at least 1")
+        device = next(self.vq.parameters()).device
+        decoded = self.vq.decode(torch.tensor([list(codes)], dtype=torch.long, device=device))[0]  # (4N, D)
+        features = self.normalizer.denormalize(decoded.float().cpu().numpy())[: min(frames or full, full)]
+        return DecodedMotion(features, features_to_joints(features, self.skeleton))

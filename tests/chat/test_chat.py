@@ -1,0 +1,124 @@
+"""The chat front end on a tiny bundle trained in this test session: REPL, `ask`, `run`.
+
+The tiny model is barely trained, so a text answer may be reported as unfinished; these tests check
+the routing, the session memory, the files written and the error handling, not answer quality.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prompt_toolkit import PromptSession
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
+from typer.testing import CliRunner
+
+from motionchat.chat.engine import Engine
+from motionchat.chat.repl import Repl
+from motionchat.chat.session import Session
+from motionchat.cli import app
+from motionchat.motion.io import load_motion
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trainer"))
+from lm_stage_fixtures import STAGE3_SMALL, tiny_corpus, tiny_stage2_run  # noqa: E402
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    from trainer.stage3 import run_stage3
+
+    out = tmp_path_factory.mktemp("chat") / "bundle"
+    run_stage3(data=tiny_corpus(), init=tiny_stage2_run(), out=out, run_dir=None, preset=None, config_file=None,
+               set_options=STAGE3_SMALL, max_steps=2, resume=False, force=False)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """Two corpus clips as joint files a user could pass."""
+    folder = tmp_path_factory.mktemp("clips")
+    joints = sorted((tiny_corpus() / "new_joints").glob("*.npy"))[:2]
+    paths = []
+    for i, source in enumerate(joints):
+        path = folder / f"clip{i}.npy"
+        np.save(path, np.load(source))
+        paths.append(path)
+    return paths
+
+
+def test_repl_multi_turn_conversation(bundle, tmp_path):
+    turns = ["a person walks forward", "now describe it", "make it faster", "how is m2 different from m1?",
+             f"/save m2 {tmp_path / 'faster.bvh'}", "/list", "/nonsense", "/save m7 x.bvh", "", "/quit"]  # fmt: skip
+    console = Console(record=True, width=200)
+    with create_pipe_input() as pipe:
+        pipe.send_text("".join(turn + "\r" for turn in turns))
+        session = Session(out_dir=tmp_path / "out")
+        Repl(Engine(session, bundle, "gif"), console, PromptSession(input=pipe, output=DummyOutput())).run()
+    text = console.export_text()
+    shown = [line.split("task:")[1].strip() for line in text.splitlines() if line.startswith("task:")]
+    assert shown == ["t2m", "m2t", "edit", "diff"]
+    assert [m.name for m in session.motions] == ["m1", "m2"] and session.motions[1].origin.startswith("edit")
+    assert len(list((tmp_path / "out").glob("m1-*.gif"))) == 1
+    assert load_motion(tmp_path / "faster.bvh").joints.shape[1:] == (22, 3)
+    assert "unknown command /nonsense" in text and "no motion m7" in text and text.rstrip().endswith("bye")
+
+
+def ask_json(bundle, out, request):
+    result = runner.invoke(app, ["ask", request, "--bundle", str(bundle), "--out", str(out), "--format", "none", "--json"])
+    assert result.exit_code in (0, 1), result.output  # 1: the tiny model's answer was unusable, and said so
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "family,request_text",
+    [
+        ("t2m", "a person waves with the right hand, then jumps twice"),
+        ("t2m_length", "show someone jogging forward for 3 seconds"),
+        ("length2m", "make a 4 second motion"),
+        ("random_motion", "surprise me with a random motion"),
+        ("m2t", "caption {a}"),
+        ("m2t_length", "describe the first 40 frames of {a}"),
+        ("m2length", "how long is {a}?"),
+        ("t2length", "how long would it take to walk in a circle?"),
+        ("length2t", "what could someone do in 2.5 s?"),
+        ("random_caption", "give me a random caption"),
+        ("predict", "continue {a}"),
+        ("inbetween", "fill the gap between {a} and {b}"),
+        ("compose", 'first "walk forward", then "wave with both hands"'),
+        ("edit", "make {a} slower"),
+        ("diff", "how is {b} different from {a}?"),
+    ],
+)
+def test_ask_routes_each_family(bundle, clips, tmp_path, family, request_text):
+    reply = ask_json(bundle, tmp_path, request_text.format(a=clips[0], b=clips[1]))
+    assert reply["family"] == family
+    assert reply["ok"] or reply["problems"] or reply["error"]
+    for motion in reply["motions"]:
+        assert all(Path(f).exists() for f in motion["files"])
+
+
+def test_ask_bad_input_is_one_line(bundle, tmp_path):
+    for request, needle in [("describe /nope/missing.npy", "no such file"), ("what is the weather", "I can:"),
+                            ("make a 300 second walk", "9.8 s")]:  # fmt: skip
+        result = runner.invoke(app, ["ask", request, "--bundle", str(bundle), "--out", str(tmp_path)])
+        assert result.exit_code != 0 and needle in result.output and "Traceback" not in result.output
+    missing = runner.invoke(app, ["ask", "a man jumps", "--bundle", str(tmp_path / "nothing")])
+    assert missing.exit_code == 2 and "trainer all" in missing.stderr
+
+
+def test_run_script_keeps_going_and_names_failed_lines(bundle, clips, tmp_path):
+    script = tmp_path / "script.txt"
+    script.write_text(
+        "# a comment\n\na person jumps in place\n/bogus line that is not a request ??\n"
+        f"describe {tmp_path / 'missing.npy'}\nmake it slower\ncaption {clips[0]}\n"
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(script), "--bundle", str(bundle), "--out", str(out), "--format", "none"])
+    assert result.exit_code == 1
+    assert "line 4" in result.output and "line 5" in result.output
+    assert list(out.glob("line003-m1*.npy")) and list(out.glob("line006-m2*.bvh"))

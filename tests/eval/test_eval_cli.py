@@ -1,0 +1,94 @@
+"""`motionchat-eval` end to end on a tiny corpus: the baselines' report (JSON, Markdown, plots),
+known values of the ground-truth rows, determinism under --seed, and one-line errors."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from eval_fixtures import tiny_corpus, tiny_evaluator, tiny_recognizer
+from typer.testing import CliRunner
+
+from eval.cli import app
+from motionchat.motion.normalizer import Normalizer
+from motionchat.vq import MotionVQVAE, VQConfig, save_vq
+
+runner = CliRunner()
+FAST = ["--repeats", "2", "--mm-samples", "3", "--mm-prompts", "4", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    corpus = tiny_corpus()
+    runs = tmp_path_factory.mktemp("runs")
+    return corpus, tiny_evaluator(corpus, runs / "evaluator"), tiny_recognizer(corpus, runs / "recognizer")
+
+
+def _run(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_all_writes_the_report_with_baseline_rows(setup, tmp_path):
+    corpus, evaluator, recognizer = setup
+    out = tmp_path / "report"
+    _run("all", "--data", corpus, "--evaluator", evaluator, "--recognizer", recognizer, "--out", out, "--limit", "32", *FAST)
+    report = json.loads((out / "report.json").read_text())
+    tasks = report["tasks"]
+    assert list(tasks) == ["t2m", "m2t", "predict", "inbetween", "edit"]
+    assert set(tasks["t2m"]["rows"]) == {"ground truth", "retrieval"}
+    assert set(tasks["predict"]["rows"]) == {"ground truth", "retrieval", "hold last pose"}
+    assert set(tasks["edit"]["rows"]) == {"ground truth", "unchanged"}
+
+    t2m = tasks["t2m"]["rows"]
+    assert t2m["ground truth"]["fid"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert t2m["ground truth"]["fid"]["n"] == 2
+    assert "multimodality" in t2m["retrieval"] and "multimodality" not in t2m["ground truth"]
+    assert "program_exact" in t2m["ground truth"] and "per_action" in tasks["t2m"]["breakdowns"]["ground truth"]
+    predict = tasks["predict"]["rows"]
+    assert predict["ground truth"]["ade_m"]["mean"] == 0.0 and predict["ground truth"]["fde_flat_m"]["mean"] == 0.0
+    assert predict["hold last pose"]["ade_m"]["mean"] > 0.0
+    m2t = tasks["m2t"]["rows"]
+    # Captions of the corpus parse back to their program: the ground truth scores 1 exactly.
+    assert m2t["ground truth"]["program_exact"]["mean"] == 1.0
+    assert 0.0 < m2t["ground truth"]["bleu4"]["mean"] <= 1.0
+    assert tasks["edit"]["rows"]["ground truth"]["fid"]["mean"] == pytest.approx(0.0, abs=1e-6)
+
+    markdown = (out / "report.md").read_text()
+    assert "## Text to motion" in markdown and "| ground truth |" in markdown and "How to read it" in markdown
+    for task in tasks:
+        assert (out / f"{task}.png").stat().st_size > 1000
+
+
+def test_same_seed_same_numbers(setup, tmp_path):
+    corpus, evaluator, _ = setup
+    values = []
+    for name in ("a", "b"):
+        _run("predict", "--data", corpus, "--evaluator", evaluator, "--out", tmp_path / name, "--limit", "12", "--seed", "3", *FAST)
+        values.append(json.loads((tmp_path / name / "report.json").read_text())["tasks"]["predict"]["values"])
+    assert values[0] == values[1]
+    assert json.loads((tmp_path / "a" / "report.json").read_text())["meta"]["limit"] == 12
+
+
+def test_tokenizer_report(setup, tmp_path):
+    corpus, evaluator, _ = setup
+    torch.manual_seed(0)
+    vq = MotionVQVAE(VQConfig(codebook_size=16, code_dim=8, width=16, depth=1))
+    vq.quantizer.codebook.normal_()
+    save_vq(vq, tmp_path / "vq" / "vq.safetensors")
+    Normalizer.from_dir(corpus).save(tmp_path / "vq")
+    _run("tokenizer", "--data", corpus, "--vq", tmp_path / "vq", "--evaluator", evaluator, "--out", tmp_path / "report", "--limit", "8", "--quiet")
+    row = json.loads((tmp_path / "report" / "report.json").read_text())["tasks"]["tokenizer"]["rows"]["tokenizer"]
+    assert row["mpjpe_mm"]["mean"] > 0 and 0 < row["codebook_usage"]["mean"] <= 1 and row["perplexity"]["mean"] >= 1
+    assert np.isfinite(row["fid"]["mean"])
+
+
+def test_missing_inputs_are_one_line_errors(setup, tmp_path):
+    corpus, evaluator, _ = setup
+    result = runner.invoke(app, ["t2m", "--data", str(corpus), "--out", str(tmp_path / "r"), "--quiet"])
+    assert result.exit_code == 2 and "no evaluator" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["m2t", "--data", str(tmp_path / "nowhere"), "--evaluator", str(evaluator), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "dataset folder not found" in result.output
+    result = runner.invoke(app, ["tokenizer", "--data", str(corpus), "--evaluator", str(evaluator), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "--vq" in result.output

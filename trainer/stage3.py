@@ -1,0 +1,398 @@
+"""Stage 3: instruction tuning over the 15 task families, then the model bundle.
+
+Every epoch holds, for each training clip, one example of each family the clip can give (t2m,
+t2m_length, length2m, random_motion, m2t, m2t_length, m2length, t2length, length2t,
+random_caption, predict, inbetween; compose for clips of several actions when the corpus has
+labels.jsonl), and edit and diff examples for each pair of edits.jsonl; the step sampler shuffles
+them across families. Templates, captions and per-action compose captions are drawn from each
+example's seed, so every epoch reads differently. Prompts and targets come from
+`motionchat.tasks.examples`, the code chat and evaluation use.
+
+Optional corrupted-sequence training (T2M-GPT): with `corruption_tau` > 0, each motion code in the
+decoder's teacher-forcing input of a motion answer is replaced by a random code with that
+probability, while the target stays clean, so generation learns to recover from its own mistakes.
+
+The run folder (`--run-dir`, default BUNDLE.runs/stage3) ends with eval.json (test loss per family
+and one greedy answer per family checked for its output type) next to the usual config.json,
+metrics.jsonl, checkpoints/ and ranks.json; the bundle goes to `--out`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from torch import nn
+from torch.utils.data import Dataset
+
+from motionchat.bundle import save_bundle
+from motionchat.data.dataset import MotionClips
+from motionchat.data.synth.captions import write_captions
+from motionchat.data.synth.vocabulary import program_from_dicts
+from motionchat.errors import MotionchatError
+from motionchat.fileio import atomic_write_text
+from motionchat.lm.generation import DecodingConfig, generate
+from motionchat.lm.model import LanguageModel
+from motionchat.lm.storage import load_lm
+from motionchat.tasks.examples import TaskValues, build_prompt, build_target
+from motionchat.tasks.families import Family, load_families
+from motionchat.vq import VQ_FILE
+from motionchat.vq.codec import MotionCodec
+from trainer.config import TrainConfig, config_to_dict
+from trainer.loop import RunResult, run_training
+from trainer.motion_codes import SplitCodes, load_or_encode
+from trainer.rundir import check_run_dir, read_run_config
+from trainer.run_config import resolve_stage_config
+from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss, shift_right
+from trainer.stage2 import LM_DIR, PROVENANCE_FILE, check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_edits, read_json
+
+EVAL_FILE = "eval.json"
+CLIP_FAMILIES = (
+    "t2m", "t2m_length", "length2m", "random_motion", "m2t", "m2t_length", "m2length", "t2length", "length2t",
+    "random_caption", "predict", "inbetween", "compose",
+)  # fmt: skip
+PAIR_FAMILIES = ("edit", "diff")
+
+
+@dataclass(frozen=True)
+class Stage3Config:
+    """Instruction tuning.
+
+    Args:
+        train: the optimisation loop.
+        corruption_tau: probability that each motion code of a motion answer's teacher-forcing
+            input is replaced by a random code (T2M-GPT's tau); 0 turns it off.
+        val_examples: validation examples scored by each periodic evaluation.
+        test_examples: test examples scored at the end (spread over the families).
+    """
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    corruption_tau: float = 0.0
+    val_examples: int = 256
+    test_examples: int = 480
+
+    def __post_init__(self):
+        if not 0 <= self.corruption_tau < 1:
+            raise ValueError(f"corruption_tau must be in [0, 1), got {self.corruption_tau}")
+        if self.val_examples < 1 or self.test_examples < 1:
+            raise ValueError("val_examples and test_examples must be >= 1")
+
+
+STAGE3_PRESETS: dict[str, Stage3Config] = {
+    # Two shared CPU cores, the synthetic corpus: 0.5-0.6 steps/s measured (batch 32), so about 75
+    # minutes; 2500 x 32 examples are about a third of an epoch of a 20k-clip corpus.
+    "tiny": Stage3Config(
+        train=TrainConfig(steps=2500, batch_size=32, lr=1e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.05,
+                          weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500),
+        corruption_tau=0.0, val_examples=128,
+    ),  # fmt: skip
+    # MotionGPT-like instruction tuning of the pretrained backbone on GPUs.
+    "base": Stage3Config(
+        train=TrainConfig(steps=100_000, batch_size=64, lr=1e-4, warmup_steps=1000, lr_schedule="cosine", min_lr_ratio=0.1,
+                          log_every=100, checkpoint_every=5000, eval_every=5000, mixed_precision="bf16", num_workers=2),
+        corruption_tau=0.0,
+    ),  # fmt: skip
+}
+
+
+# --- examples -----------------------------------------------------------------------------------
+
+
+class TaskSource:
+    """One split's material for the families: codes, captions, programs (labels.jsonl), edit pairs."""
+
+    def __init__(self, clips: MotionClips, codes: SplitCodes, labels: dict[str, dict], edits: list[dict]):
+        self.codes = codes
+        self.captions = [[c.text for c in per_clip] for per_clip in clips.captions]
+        position = {clip_id: i for i, clip_id in enumerate(clips.clip_ids)}
+        self.programs = [program_from_dicts(labels[c]["program"]) if c in labels else None for c in clips.clip_ids]
+        self.pairs = [(position[r["source"]], position[r["target"]], r) for r in edits if r["source"] in position and r["target"] in position]
+        self.items: list[tuple[str, int]] = []
+        for index in range(len(clips)):
+            for family in CLIP_FAMILIES:
+                if self.supports(family, index):
+                    self.items.append((family, index))
+        self.items += [(family, p) for p in range(len(self.pairs)) for family in PAIR_FAMILIES]
+
+    def supports(self, family: str, index: int) -> bool:
+        if family == "predict":
+            return len(self.codes.pieces["predict_head"][index]) > 0
+        if family == "inbetween":
+            return len(self.codes.pieces["inbetween_head"][index]) > 0
+        if family == "compose":
+            return self.programs[index] is not None and len(self.programs[index]) >= 2
+        return True
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(CLIP_FAMILIES + PAIR_FAMILIES, 0)
+        for family, _ in self.items:
+            counts[family] += 1
+        return counts
+
+    def values(self, family: str, ref: int, rng: np.random.Generator) -> TaskValues:
+        """The task values of item (`family`, `ref`): ref is a clip index, or a pair index for edit/diff."""
+        if family in PAIR_FAMILIES:
+            source, target, row = self.pairs[ref]
+            motion, changed = self.codes.codes("full", source), self.codes.codes("full", target)
+            if family == "edit":
+                return TaskValues(motion=motion, edit=row["instruction"], answer_motion=changed)
+            return TaskValues(motion=motion, motion_b=changed, diff=row["difference"])
+        captions = self.captions[ref]
+        caption = captions[int(rng.integers(len(captions)))]
+        frames, full = int(self.codes.frames[ref]), self.codes.codes("full", ref)
+        if family == "predict":
+            return TaskValues(motion=self.codes.codes("predict_head", ref), answer_motion=self.codes.codes("predict_rest", ref))
+        if family == "inbetween":
+            head, tail = self.codes.codes("inbetween_head", ref), self.codes.codes("inbetween_tail", ref)
+            return TaskValues(motion=head, motion_b=tail, answer_motion=full)
+        if family == "compose":
+            steps = [write_captions((action,), rng, 1)[0] for action in self.programs[ref]]
+            return TaskValues(captions=steps, answer_motion=full)
+        return TaskValues(caption=caption, motion=full, frames=frames, answer_motion=full)
+
+
+class InstructionExamples(Dataset):
+    """(item index, seed) -> the tokenised (prompt, target) of one family example."""
+
+    def __init__(self, source: TaskSource, families: dict[str, Family], lm: LanguageModel, fps: float, corruption_tau: float):
+        self.source, self.families, self.lm, self.fps = source, families, lm, fps
+        self.corruption_tau = corruption_tau
+
+    def __len__(self) -> int:
+        return len(self.source.items)
+
+    def texts(self, key: tuple[int, int]) -> tuple[str, str, str]:
+        """(family id, prompt, target) of item `key`."""
+        index, seed = key
+        family_id, ref = self.source.items[index]
+        family = self.families[family_id]
+        rng = np.random.default_rng(seed)
+        values = self.source.values(family_id, ref, rng)
+        k = self.lm.vocab.codebook_size
+        prompt = build_prompt(family, values, rng, codebook_size=k, fps=self.fps)
+        return family_id, prompt, build_target(family, values, rng, codebook_size=k, fps=self.fps)
+
+    def __getitem__(self, key: tuple[int, int]) -> Seq2SeqExample:
+        family_id, prompt, target = self.texts(key)
+        tokenizer, vocab = self.lm.tokenizer, self.lm.vocab
+        labels = tokenizer(target)["input_ids"]
+        decoder_inputs = None
+        if self.corruption_tau > 0 and self.families[family_id].output == "motion":
+            rng = np.random.default_rng([key[1], 2])
+            decoder_inputs = shift_right(labels, vocab.pad_id)
+            for i, token in enumerate(decoder_inputs):
+                if vocab.is_motion_id(token) and rng.random() < self.corruption_tau:
+                    decoder_inputs[i] = vocab.motion_id(int(rng.integers(vocab.codebook_size)))
+        return Seq2SeqExample(tokenizer(prompt)["input_ids"], labels, decoder_inputs)
+
+
+def check_answers(model: nn.Module, lm: LanguageModel, dataset: InstructionExamples) -> dict[str, dict[str, Any]]:
+    """One greedy answer per family (its first example) and whether it has the family's output type."""
+    first: dict[str, int] = {}
+    for index, (family, _) in enumerate(dataset.source.items):
+        first.setdefault(family, index)
+    names = sorted(first)
+    texts = [dataset.texts((first[f], 0)) for f in names]
+    outputs = [dataset.families[f].output for f in names]
+    answers = generate(model, lm.tokenizer, lm.vocab, [prompt for _, prompt, _ in texts], outputs, DecodingConfig())
+    report = {}
+    for family, output, (_, prompt, target), (answer,) in zip(names, outputs, texts, answers):
+        shown = f"{len(answer.codes)} codes" if answer.codes is not None else answer.text
+        report[family] = {"output": output, "ok": answer.ok, "problem": answer.problem, "answer": shown, "prompt": prompt, "target": target}
+    return report
+
+
+# --- the stage ----------------------------------------------------------------------------------
+
+
+class InstructStage:
+    """Stage 3 for `trainer.loop.run_training`; `finish` writes the bundle."""
+
+    name = "stage3"
+
+    def __init__(self, cfg: Stage3Config, data_dir: Path, init_dir: Path, bundle_dir: Path, run_dir: Path):
+        """Load and check everything the run needs; writes nothing."""
+        self.cfg, self.train = cfg, cfg.train
+        self.data_dir, self.init_dir, self.bundle_dir, self.run_dir = Path(data_dir), Path(init_dir), Path(bundle_dir), Path(run_dir)
+        if not self.init_dir.is_dir():
+            raise MotionchatError(f"{self.init_dir}: --init folder not found; pass the run folder of `trainer stage2`")
+        if not (self.init_dir / LM_DIR).is_dir():
+            raise MotionchatError(f"{self.init_dir}: no {LM_DIR}/ folder; pass a folder where `trainer stage2` finished")
+        check_codec_dir(self.init_dir, "--init")
+        self.clips = {"train": load_captioned(self.data_dir, "train")}
+        self.skeleton = self.clips["train"].skeleton
+        self.clips["test"] = load_captioned(self.data_dir, "test", self.skeleton)
+        if cfg.train.eval_every:
+            self.clips["val"] = load_validation(self.data_dir, self.skeleton)
+        self.codec: MotionCodec = load_codec_dir(self.init_dir, self.skeleton, "--init")
+        self.lm = load_lm(self.init_dir / LM_DIR)
+        if self.lm.vocab.codebook_size != self.codec.codebook_size:
+            raise MotionchatError(
+                f"{self.init_dir}: the language model knows {self.lm.vocab.codebook_size} motion codes, the tokenizer has "
+                f"{self.codec.codebook_size}; pass a stage-2 run folder as it was written"
+            )
+        self.families = load_families()
+        self.labels = read_labels_if_any(self.data_dir)
+        self.edits = read_edits(self.data_dir)
+        self.sources: dict[str, TaskSource] = {}
+
+    def source(self, split: str) -> TaskSource:
+        if split not in self.sources:
+            codes, _, _ = load_or_encode(self.clips[split], self.codec, self.init_dir / VQ_FILE, self.run_dir, [self.init_dir])
+            self.sources[split] = TaskSource(self.clips[split], codes, self.labels, self.edits)
+        return self.sources[split]
+
+    def examples(self, split: str, corruption_tau: float = 0.0) -> InstructionExamples:
+        return InstructionExamples(self.source(split), self.families, self.lm, self.skeleton.fps, corruption_tau)
+
+    def missing_data_notes(self) -> list[str]:
+        notes = []
+        if not self.labels:
+            notes.append("compose skipped: the dataset has no labels.jsonl (action programs)")
+        if not self.edits:
+            notes.append("edit and diff skipped: the dataset has no edits.jsonl")
+        return notes
+
+    def describe(self) -> str:
+        counts = self.source("train").counts()
+        per_family = ", ".join(f"{f} {n}" for f, n in counts.items())
+        notes = "".join(f"\nnote: {n}" for n in self.missing_data_notes() + [f"{f} has no training example" for f, n in counts.items() if not n and f not in ("compose", "edit", "diff")])
+        return (
+            f"{self.data_dir}: {len(self.clips['train'])} training clips, {sum(counts.values())} examples an epoch ({per_family}); "
+            f"initialised from {self.init_dir}{notes}"
+        )
+
+    def build_model(self) -> nn.Module:
+        return self.lm.model
+
+    def train_dataset(self) -> InstructionExamples:
+        return self.examples("train", self.cfg.corruption_tau)
+
+    def collate(self, items: list[Seq2SeqExample]) -> dict[str, torch.Tensor]:
+        return collate(items, self.lm.vocab.pad_id)
+
+    def train_step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return seq2seq_loss(model, batch)
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        dataset = self.examples("val")
+        return mean_loss(model, [dataset[k] for k in fixed_keys(self.cfg.val_examples, len(dataset), 1)], self.lm.vocab.pad_id)
+
+    def family_losses(self, model: nn.Module, dataset: InstructionExamples) -> dict[str, float]:
+        keys = fixed_keys(self.cfg.test_examples, len(dataset), 2)
+        report = mean_loss(model, [dataset[k] for k in keys], self.lm.vocab.pad_id)
+        for family in self.families:
+            chosen = [dataset[k] for k in keys if dataset.source.items[k[0]][0] == family]
+            if chosen:
+                report[f"{family}_loss"] = mean_loss(model, chosen, self.lm.vocab.pad_id)["loss"]
+        return report
+
+    def finish(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
+        test = self.examples("test")
+        answers = check_answers(model, self.lm, test)
+        report = {"split": "test", "examples": self.cfg.test_examples, **self.family_losses(model, test)}
+        report["well_formed_answers"] = sum(a["ok"] for a in answers.values())
+        report["families_checked"] = len(answers)
+        atomic_write_text(run_dir / EVAL_FILE, json.dumps({**report, "answers": answers}, indent=2) + "\n")
+        provenance = read_json(self.init_dir / PROVENANCE_FILE)
+        recorded = read_run_config(run_dir)
+        provenance["stage3"] = {"preset": recorded.get("preset"), "data": recorded.get("data"), "steps": read_json(run_dir / "ranks.json").get("step"),
+                                "test": report, "examples_per_epoch": self.source("train").counts()}  # fmt: skip
+        presets = {stage: str(record.get("preset")) for stage, record in provenance.items()}
+        lm = LanguageModel(model, self.lm.tokenizer, self.lm.vocab)
+        save_bundle(
+            self.bundle_dir, vq=self.codec.vq, normalizer=self.codec.normalizer, lm=lm, skeleton=self.skeleton,
+            card=model_card(provenance, answers, self.missing_data_notes()), presets=presets, training=provenance,
+        )  # fmt: skip
+        return report
+
+
+def read_labels_if_any(data_dir: Path) -> dict[str, dict]:
+    from motionchat.data.synth.corpus import read_labels
+
+    return read_labels(data_dir) if (Path(data_dir) / "labels.jsonl").is_file() else {}
+
+
+def model_card(provenance: dict, answers: dict[str, dict], notes: list[str]) -> str:
+    """card.md: data, training and scores, from the records of the three stages."""
+    lines = ["# motionchat model", "", "## Data", ""]
+    for stage, record in provenance.items():
+        lines.append(f"- {stage}: `{record.get('data')}` (preset {record.get('preset')}, {record.get('steps')} steps)")
+    lines += [f"- note: {n}" for n in notes]
+    lines += ["", "## Scores (test split)", ""]
+    vq = provenance.get("stage1", {}).get("test", {})
+    if vq:
+        lines.append(f"- tokenizer: MPJPE {vq.get('mpjpe_mm', float('nan')):.1f} mm, codebook usage {100 * vq.get('codebook_usage', 0):.1f}%, "
+                     f"perplexity {vq.get('perplexity', float('nan')):.1f}")  # fmt: skip
+    for stage in ("stage2", "stage3"):
+        test = provenance.get(stage, {}).get("test", {})
+        if test:
+            lines.append(f"- {stage}: loss {test.get('loss', float('nan')):.3f}, token accuracy {100 * test.get('token_acc', 0):.1f}%")
+    lines += ["", "## Answers per family (one greedy answer each, checked for its output type)", "", "| family | output | well formed | answer |", "|---|---|---|---|"]
+    for family, a in answers.items():
+        shown = (a["answer"] or "").replace("|", "/") if a["ok"] else a["problem"]
+        lines.append(f"| {family} | {a['output']} | {'yes' if a['ok'] else 'no'} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
+def default_run_dir(bundle: Path) -> Path:
+    return Path(f"{Path(bundle)}.runs") / "stage3"
+
+
+def check_bundle_out(bundle: Path, *, resume: bool, force: bool) -> None:
+    """Refuse to replace an existing bundle without --force (a resumed run replaces it at its end)."""
+    bundle = Path(bundle)
+    if bundle.exists() and not bundle.is_dir():
+        raise MotionchatError(f"{bundle}: exists and is not a folder; pass a folder for --out")
+    if bundle.is_dir() and any(bundle.iterdir()) and not (force or resume):
+        raise MotionchatError(f"{bundle}: folder is not empty; pass --force to replace it with the new bundle")
+
+
+def run_stage3(
+    *,
+    data: Path | None,
+    init: Path | None,
+    out: Path,
+    run_dir: Path | None,
+    preset: str | None,
+    config_file: Path | None,
+    set_options: list[str],
+    max_steps: int | None,
+    resume: bool,
+    force: bool,
+    console: Console | None = None,
+) -> RunResult:
+    """`trainer stage3`: validate every input, then train and write the bundle; nothing is written before validation."""
+    console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+    run_dir = Path(run_dir) if run_dir else default_run_dir(out)
+    check_run_dir(run_dir, resume=resume, force=force)
+    check_bundle_out(out, resume=resume, force=force)
+    cfg, preset, recorded = resolve_stage_config(
+        stage=InstructStage.name, presets=STAGE3_PRESETS, default=Stage3Config(), out=run_dir, preset=preset,
+        config_file=config_file, set_options=set_options, resume=resume,
+    )  # fmt: skip
+    data = data or (Path(recorded["data"]) if recorded.get("data") else None)
+    init = init or (Path(recorded["init"]) if recorded.get("init") else None)
+    if data is None:
+        raise MotionchatError("--data is required: a HumanML3D-layout dataset folder with texts/ (e.g. from `trainer data synth`)")
+    if init is None:
+        raise MotionchatError("--init is required: the run folder of `trainer stage2`")
+    stage = InstructStage(cfg, data, init, out, run_dir)
+    snapshot = {
+        "stage": InstructStage.name, "preset": preset, "data": str(Path(data).resolve()), "init": str(Path(init).resolve()),
+        "bundle": str(Path(out).resolve()), "config": config_to_dict(cfg),
+    }  # fmt: skip
+    result = run_training(stage, run_dir, resume=resume, force=force, max_steps=max_steps, config_snapshot=snapshot, console=console)
+    if result.is_main:
+        r = result.summary
+        Console(highlight=False, soft_wrap=True).print(
+            f"test split ({r['examples']} examples): loss {r['loss']:.3f}, token accuracy {100 * r['token_acc']:.1f}%; "
+            f"well-formed greedy answers: {r['well_formed_answers']}/{r['families_checked']} families\n"
+            f"wrote the bundle {out} (run folder {run_dir})"
+        )
+    return result
