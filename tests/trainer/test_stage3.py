@@ -95,11 +95,13 @@ def test_every_family_answers_in_its_output_type(trained):
                 assert answer.text is not None and "<motion_id" not in answer.text
                 assert answer.ok or answer.problem
 
-    # The run checked one greedy answer per family too, and says so in eval.json and the card.
+    # The run checked one sampled answer per family too, and says so in eval.json and the card.
     report = json.loads((out.parent / "bundle.runs" / "stage3" / "eval.json").read_text())
     assert sorted(report["answers"]) == FAMILIES
     assert report["well_formed_answers"] == sum(a["ok"] for a in report["answers"].values()) == result.summary["well_formed_answers"]
     assert all(a["ok"] or a["problem"] for a in report["answers"].values())
+    limited = [f for f, a in report["answers"].items() if a["at_length_limit"]]
+    assert all(report["answers"][f]["answer"] == "49 codes" for f in limited) and report["motions_at_length_limit"] == len(limited)
     card = (out / "card.md").read_text()
     assert "## Answers per family" in card and all(f"| {f} |" in card for f in FAMILIES)
 

@@ -217,7 +217,9 @@ def synthesize_corpus(
         for job in jobs:
             collect(_work(job))
     else:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        # forkserver, not fork: forking a process that already runs threads (torch, a chat engine
+        # loading a model) can copy a held lock into the child and hang it.
+        with multiprocessing.get_context("forkserver").Pool(workers) as pool:
             for result in pool.imap(_work, jobs, chunksize=4):  # in order: sums add up the same way
                 collect(result)
 
