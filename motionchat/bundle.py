@@ -30,7 +30,7 @@ import torch
 
 from motionchat.errors import MotionchatError
 from motionchat.lm.model import LanguageModel
-from motionchat.lm.storage import _replace_directory, load_lm, save_lm
+from motionchat.lm.storage import replace_directory, load_lm, save_lm
 from motionchat.lm.vocab import VocabLayout
 from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.npy import load_npy_array, write_npy
@@ -184,7 +184,7 @@ def save_bundle(
         (staging / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
         (staging / CARD_FILE).write_text(card if card.endswith("\n") else card + "\n", encoding="utf-8")
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; a bundle reads like a normal folder
-        _replace_directory(staging, directory)
+        replace_directory(staging, directory)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return directory

@@ -200,12 +200,9 @@ class Engine:
 
         bundle = self.bundle
         samples = self.session.samples
-        config = DecodingConfig(
-            do_sample=samples > 1 or self.session.seed is not None,
-            top_k=50 if samples > 1 or self.session.seed is not None else 0,
-            num_samples=samples,
-            seed=self.session.seed or 0,
-        )
+        # Always sampled (seeded, so repeatable): greedy decoding of the tiny model repeats one
+        # motion code until the length limit instead of ending the motion.
+        config = DecodingConfig(do_sample=True, top_k=50, num_samples=samples, seed=self.session.seed or 0)
         order = list(prepared)
         answers = generate(
             bundle.lm.model, bundle.lm.tokenizer, bundle.lm.vocab,

@@ -47,13 +47,13 @@ def save_lm(
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         (staging / VOCAB_LAYOUT_FILE).write_text(json.dumps(vocab.to_dict(), indent=2) + "\n")
-        _replace_directory(staging, directory)
+        replace_directory(staging, directory)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return directory
 
 
-def _replace_directory(new: Path, target: Path) -> None:
+def replace_directory(new: Path, target: Path) -> None:
     """Move `new` to `target`; an existing `target` is set aside first and removed after."""
     old = None
     if target.exists():
