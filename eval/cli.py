@@ -9,20 +9,22 @@ the commands so that `--help` is quick.
 
 from __future__ import annotations
 
+import importlib
 import platform
 import shlex
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 
 from motionchat import __version__
+from motionchat.cli_options import option_group
 from motionchat.errors import MotionchatError, friendly_errors
-from trainer.cli import ConfigOption, ForceOption, MaxStepsOption, ResumeOption, SetOption
+from trainer.options import RUN_OPTIONS
 
 app = typer.Typer(
     help="Evaluate motionchat models: text-to-motion, captioning, prediction, in-betweening, editing, the tokenizer.",
@@ -67,6 +69,32 @@ DeviceOption = Annotated[str, typer.Option("--device", help="torch device for th
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 TrainOutOption = Annotated[Path, typer.Option("--out", help="Run folder: config, checkpoints, metrics and the trained network.")]
 
+# Every evaluation option: parameter name (as `run_evaluation` takes it) -> (alias, default), in
+# the --help order of the per-task commands; `tokenizer` and `all` pick theirs with `_options`.
+EVALUATION_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "evaluator": (EvaluatorOption, None),
+    "bundle": (BundleOption, None),
+    "recognizer": (RecognizerOption, None),
+    "guo_checkpoint": (GuoCheckpointOption, None),
+    "guo_glove": (GuoGloveOption, None),
+    "guo_stats": (GuoStatsOption, None),
+    "trust_glove": (TrustGloveOption, False),
+    "repeats": (RepeatsOption, 20),
+    "limit": (LimitOption, None),
+    "seed": (SeedOption, 0),
+    "mm_samples": (MMSamplesOption, 30),
+    "mm_prompts": (MMPromptsOption, 100),
+    "device": (DeviceOption, "cpu"),
+    "quiet": (QuietOption, False),
+}
+GUO_OPTIONS = ("guo_checkpoint", "guo_glove", "guo_stats", "trust_glove")
+
+
+def _options(names: tuple[str, ...], **own: tuple[Any, Any]) -> dict[str, tuple[Any, Any]]:
+    """The options `names`, in that order: the command's `own` where its option reads differently,
+    else those of EVALUATION_OPTIONS."""
+    return {name: own[name] if name in own else EVALUATION_OPTIONS[name] for name in names}
+
 
 def _version(value: bool) -> None:
     if value:
@@ -84,50 +112,44 @@ def main(
 # --- training the evaluation networks -----------------------------------------------------------
 
 
-@app.command("train-evaluator")
-@friendly_errors
-def train_evaluator(
-    out: TrainOutOption,
-    data: Annotated[Optional[Path], typer.Option("--data", help="HumanML3D-layout dataset folder (its train split is used).")] = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="'tiny' (CPU, synthetic corpus; the default) or 'base' (GPU, HumanML3D).")] = None,
-    config: ConfigOption = None,
-    set_: SetOption = None,
-    max_steps: MaxStepsOption = None,
-    resume: ResumeOption = False,
-    force: ForceOption = False,
-) -> None:
-    """Train our contrastive text/motion evaluator on a dataset's train split.
+def _training_command(run: str, doc: str, data_help: str, preset_help: str):
+    """A command that trains an evaluation network with `run` ("module.function", imported when the
+    command runs so that --help stays quick), given --out, --data and every training option."""
+    data = Annotated[Optional[Path], typer.Option("--data", help=data_help)]
+    preset = Annotated[Optional[str], typer.Option("--preset", help=preset_help)]
+
+    @friendly_errors
+    @option_group("options", {"data": (data, None)} | RUN_OPTIONS | {"preset": (preset, None)})
+    def command(out: TrainOutOption, *, options: dict[str, Any]) -> None:
+        module, _, function = run.rpartition(".")
+        getattr(importlib.import_module(module), function)(out=out, **options)
+
+    command.__doc__ = doc
+    return command
+
+
+app.command("train-evaluator")(
+    _training_command(
+        "eval.train_evaluator.run_train_evaluator",
+        """Train our contrastive text/motion evaluator on a dataset's train split.
 
     Example: [bold]motionchat-eval train-evaluator --data data/synth --out runs/evaluator[/]
-    """
-    from eval.train_evaluator import run_train_evaluator
-
-    run_train_evaluator(
-        data=data, out=out, preset=preset, config_file=config, set_options=set_ or [], max_steps=max_steps, resume=resume, force=force
+    """,
+        data_help="HumanML3D-layout dataset folder (its train split is used).",
+        preset_help="'tiny' (CPU, synthetic corpus; the default) or 'base' (GPU, HumanML3D).",
     )
-
-
-@app.command("train-recognizer")
-@friendly_errors
-def train_recognizer(
-    out: TrainOutOption,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Synthetic corpus folder (with labels.jsonl).")] = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="'tiny' (the default).")] = None,
-    config: ConfigOption = None,
-    set_: SetOption = None,
-    max_steps: MaxStepsOption = None,
-    resume: ResumeOption = False,
-    force: ForceOption = False,
-) -> None:
-    """Train the action recogniser that checks programs on the synthetic corpus.
+)
+app.command("train-recognizer")(
+    _training_command(
+        "eval.train_recognizer.run_train_recognizer",
+        """Train the action recogniser that checks programs on the synthetic corpus.
 
     Example: [bold]motionchat-eval train-recognizer --data data/synth --out runs/recognizer[/]
-    """
-    from eval.train_recognizer import run_train_recognizer
-
-    run_train_recognizer(
-        data=data, out=out, preset=preset, config_file=config, set_options=set_ or [], max_steps=max_steps, resume=resume, force=force
+    """,
+        data_help="Synthetic corpus folder (with labels.jsonl).",
+        preset_help="'tiny' (the default).",
     )
+)
 
 
 @app.command("convert-glove")
@@ -310,29 +332,9 @@ def _task_command(task: str, doc: str):
     """One evaluation command per task, sharing every option."""
 
     @friendly_errors
-    def command(
-        data: DataOption,
-        out: ReportOption,
-        evaluator: EvaluatorOption = None,
-        bundle: BundleOption = None,
-        recognizer: RecognizerOption = None,
-        guo_checkpoint: GuoCheckpointOption = None,
-        guo_glove: GuoGloveOption = None,
-        guo_stats: GuoStatsOption = None,
-        trust_glove_pickles: TrustGloveOption = False,
-        repeats: RepeatsOption = 20,
-        limit: LimitOption = None,
-        seed: SeedOption = 0,
-        mm_samples: MMSamplesOption = 30,
-        mm_prompts: MMPromptsOption = 100,
-        device: DeviceOption = "cpu",
-        quiet: QuietOption = False,
-    ) -> None:
-        run_evaluation(
-            [task], data=data, out=out, evaluator=evaluator, guo_checkpoint=guo_checkpoint, guo_glove=guo_glove, guo_stats=guo_stats,
-            trust_glove=trust_glove_pickles, recognizer=recognizer, bundle=bundle, repeats=repeats, limit=limit, seed=seed,
-            mm_samples=mm_samples, mm_prompts=mm_prompts, device=device, quiet=quiet,
-        )  # fmt: skip
+    @option_group("options", EVALUATION_OPTIONS)
+    def command(data: DataOption, out: ReportOption, *, options: dict[str, Any]) -> None:
+        run_evaluation([task], data=data, out=out, **options)
 
     command.__doc__ = doc
     command.__name__ = task
@@ -348,53 +350,32 @@ app.command("edit")(_task_command("edit", "Motion editing on the synthetic corpu
 
 @app.command("tokenizer")
 @friendly_errors
-def tokenizer_command(
-    data: DataOption,
-    out: ReportOption,
-    vq: Annotated[Optional[Path], typer.Option("--vq", help="Tokenizer: vq.safetensors or the stage1 run folder holding it.")] = None,
-    vq_stats: Annotated[
-        Optional[Path], typer.Option("--vq-stats", help="Folder with the Mean/Std it was trained with (default: beside --vq).")
-    ] = None,
-    bundle: BundleOption = None,
-    evaluator: EvaluatorOption = None,
-    guo_checkpoint: GuoCheckpointOption = None,
-    guo_glove: GuoGloveOption = None,
-    guo_stats: GuoStatsOption = None,
-    trust_glove_pickles: TrustGloveOption = False,
-    limit: LimitOption = None,
-    seed: SeedOption = 0,
-    device: DeviceOption = "cpu",
-    quiet: QuietOption = False,
-) -> None:
+@option_group(
+    "options",
+    _options(
+        ("vq", "vq_stats", "bundle", "evaluator", *GUO_OPTIONS, "limit", "seed", "device", "quiet"),
+        vq=(Annotated[Optional[Path], typer.Option("--vq", help="Tokenizer: vq.safetensors or the stage1 run folder holding it.")], None),
+        vq_stats=(
+            Annotated[Optional[Path], typer.Option("--vq-stats", help="Folder with the Mean/Std it was trained with (default: beside --vq).")],
+            None,
+        ),
+    ),
+)
+def tokenizer_command(data: DataOption, out: ReportOption, *, options: dict[str, Any]) -> None:
     """Motion tokenizer: MPJPE (mm), reconstruction FID, codebook usage and perplexity."""
-    run_evaluation(
-        ["tokenizer"], data=data, out=out, evaluator=evaluator, guo_checkpoint=guo_checkpoint, guo_glove=guo_glove, guo_stats=guo_stats,
-        trust_glove=trust_glove_pickles, vq=vq, vq_stats=vq_stats, bundle=bundle, repeats=1, limit=limit, seed=seed, device=device,
-        quiet=quiet,
-    )  # fmt: skip
+    run_evaluation(["tokenizer"], data=data, out=out, repeats=1, **options)
 
 
 @app.command("all")
 @friendly_errors
-def all_command(
-    data: DataOption,
-    out: ReportOption,
-    bundle: BundleOption = None,
-    evaluator: EvaluatorOption = None,
-    recognizer: RecognizerOption = None,
-    vq: Annotated[Optional[Path], typer.Option("--vq", help="Also evaluate this tokenizer (a bundle's own is used by default).")] = None,
-    guo_checkpoint: GuoCheckpointOption = None,
-    guo_glove: GuoGloveOption = None,
-    guo_stats: GuoStatsOption = None,
-    trust_glove_pickles: TrustGloveOption = False,
-    repeats: RepeatsOption = 20,
-    limit: LimitOption = None,
-    seed: SeedOption = 0,
-    mm_samples: MMSamplesOption = 30,
-    mm_prompts: MMPromptsOption = 100,
-    device: DeviceOption = "cpu",
-    quiet: QuietOption = False,
-) -> None:
+@option_group(
+    "options",
+    _options(
+        ("bundle", "evaluator", "recognizer", "vq", *GUO_OPTIONS, "repeats", "limit", "seed", "mm_samples", "mm_prompts", "device", "quiet"),
+        vq=(Annotated[Optional[Path], typer.Option("--vq", help="Also evaluate this tokenizer (a bundle's own is used by default).")], None),
+    ),
+)
+def all_command(data: DataOption, out: ReportOption, *, options: dict[str, Any]) -> None:
     """Every task the data allows (edit needs the synthetic corpus; tokenizer a bundle or --vq), one report.
 
     Example: [bold]motionchat-eval all --bundle B --data data/synth --evaluator runs/evaluator --out report --limit 256[/]
@@ -404,10 +385,6 @@ def all_command(
     tasks = ["t2m", "m2t", "predict", "inbetween"]
     if (data / EDITS_FILE).is_file():
         tasks.append("edit")
-    if bundle is not None or vq is not None:
+    if options["bundle"] is not None or options["vq"] is not None:
         tasks.append("tokenizer")
-    run_evaluation(
-        tasks, data=data, out=out, evaluator=evaluator, guo_checkpoint=guo_checkpoint, guo_glove=guo_glove, guo_stats=guo_stats,
-        trust_glove=trust_glove_pickles, recognizer=recognizer, bundle=bundle, vq=vq, repeats=repeats, limit=limit, seed=seed,
-        mm_samples=mm_samples, mm_prompts=mm_prompts, device=device, quiet=quiet,
-    )  # fmt: skip
+    run_evaluation(tasks, data=data, out=out, **options)

@@ -22,7 +22,7 @@ repeat's value, so the report can give mean ± 95% interval. One repeat:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,9 +58,7 @@ from eval.recognizer import ProgramRecognizer
 from motionchat.data.synth.captions import parse_caption
 from motionchat.errors import MotionchatError
 from motionchat.motion.features import features_to_joints
-
-PREDICT_KEEP = 0.2  # prediction is given the first 20% of the frames (MotionGPT)
-INBETWEEN_KEEP = 0.25  # in-betweening the first and last 25%
+from motionchat.tasks.examples import known_frames
 
 
 @dataclass(frozen=True)
@@ -173,17 +171,28 @@ def _supported(generators: Sequence[Generator], task: str) -> list[Generator]:
     return [g for g in generators if task in g.tasks]
 
 
+def _repeats(cfg: ProtocolConfig, task: str, n_items: int) -> Iterator[tuple[int, np.random.Generator, np.ndarray]]:
+    """Every repeat of `task`: its index, its seeded random generator, and the order in which the
+    `n_items` items are asked for (the generator's first draw)."""
+    for repeat in range(cfg.repeats):
+        rng = cfg.rng(task, repeat)
+        yield repeat, rng, rng.permutation(n_items)
+
+
+def _embed_test_clips(data: EvalData, embedder: Embedder) -> np.ndarray:
+    """Embeddings of the evaluated test clips, in `data.test_indices` order."""
+    return embedder.embed_motions([data.test.features(i) for i in data.test_indices])
+
+
 def evaluate_t2m(
     generators: Sequence[Generator], data: EvalData, embedder: Embedder, cfg: ProtocolConfig,
     recognizer: ProgramRecognizer | None = None, advance=lambda: None,
 ) -> TaskResult:  # fmt: skip
     result = TaskResult("t2m")
     clips, indices = data.test, data.test_indices
-    real_all = embedder.embed_motions([clips.features(i) for i in indices])
+    real_all = _embed_test_clips(data, embedder)
     breakdowns = defaultdict(_Breakdown)
-    for repeat in range(cfg.repeats):
-        rng = cfg.rng("t2m", repeat)
-        order = rng.permutation(len(indices))
+    for repeat, rng, order in _repeats(cfg, "t2m", len(indices)):
         captions = [clips.captions[indices[k]][int(rng.integers(len(clips.captions[indices[k]])))] for k in order]
         prompts = [MotionPrompt(c.text, int(clips.lengths[indices[k]]), clips.clip_ids[indices[k]]) for c, k in zip(captions, order)]
         texts = embedder.embed_texts(captions)
@@ -219,11 +228,9 @@ def evaluate_m2t(
 ) -> TaskResult:
     result = TaskResult("m2t")
     clips, indices = data.test, data.test_indices
-    motions_all = embedder.embed_motions([clips.features(i) for i in indices])
+    motions_all = _embed_test_clips(data, embedder)
     breakdowns = defaultdict(_Breakdown)
-    for repeat in range(cfg.repeats):
-        rng = cfg.rng("m2t", repeat)
-        order = rng.permutation(len(indices))
+    for repeat, rng, order in _repeats(cfg, "m2t", len(indices)):
         requests = [CaptionRequest(clips.features(indices[k]), clips.clip_ids[indices[k]]) for k in order]
         for g in _supported(generators, "m2t"):
             captions = g.motion_to_text(requests, cfg.generator_seed(repeat))
@@ -252,14 +259,6 @@ def evaluate_m2t(
     return result
 
 
-def _known_frames(frames: int, task: str) -> tuple[int, int]:
-    """(given at the start, given at the end) for a clip of `frames` frames."""
-    if task == "predict":
-        return int(frames * PREDICT_KEEP), 0
-    keep = int(frames * INBETWEEN_KEEP)
-    return keep, keep
-
-
 def evaluate_completion(
     task: str, generators: Sequence[Generator], data: EvalData, embedder: Embedder, cfg: ProtocolConfig, advance=lambda: None
 ) -> TaskResult:
@@ -267,7 +266,7 @@ def evaluate_completion(
     result = TaskResult(task)
     clips, indices = data.test, data.test_indices
     lengths = [int(clips.lengths[i]) for i in indices]
-    usable = [k for k, n in enumerate(lengths) if min(_known_frames(n, task)[0], n - sum(_known_frames(n, task))) >= 1]
+    usable = [k for k, n in enumerate(lengths) if min(known_frames(task, n)[0], n - sum(known_frames(task, n))) >= 1]
     if len(usable) < len(indices):
         result.note(f"{len(indices) - len(usable)} clips too short to split; left out")
     real_all = embedder.embed_motions([clips.features(indices[k]) for k in usable])
@@ -279,18 +278,17 @@ def evaluate_completion(
         fitted = fit_length(motion, n)
         key = (k, *motion_key(fitted))
         if key not in known_errors:
-            head, tail = _known_frames(n, task)
+            head, tail = known_frames(task, n)
             joints = features_to_joints(fitted, data.skeleton)
             known_errors[key] = displacement_errors(joints[head : n - tail], truth[k][head : n - tail])
         return known_errors[key]
 
-    for repeat in range(cfg.repeats):
-        rng = cfg.rng(task, repeat)
-        order = [usable[j] for j in rng.permutation(len(usable))]
+    for repeat, rng, shuffled in _repeats(cfg, task, len(usable)):
+        order = [usable[j] for j in shuffled]
         requests = []
         for k in order:
             features, clip_id, n = clips.features(indices[k]), clips.clip_ids[indices[k]], lengths[k]
-            head, tail = _known_frames(n, task)
+            head, tail = known_frames(task, n)
             if task == "predict":
                 requests.append(PredictRequest(features[:head], n, clip_id))
             else:
@@ -322,9 +320,7 @@ def evaluate_edit(
     position = {clip_id: i for i, clip_id in enumerate(clips.clip_ids)}
     targets = embedder.embed_motions([clips.features(position[p.target]) for p in pairs])
     breakdowns = defaultdict(_Breakdown)
-    for repeat in range(cfg.repeats):
-        rng = cfg.rng("edit", repeat)
-        order = rng.permutation(len(pairs))
+    for repeat, rng, order in _repeats(cfg, "edit", len(pairs)):
         chosen = [pairs[k] for k in order]
         requests = [EditRequest(clips.features(position[p.source]), p.instruction, p.pair_id) for p in chosen]
         target_captions = [clips.captions[position[p.target]] for p in chosen]
@@ -371,7 +367,7 @@ def evaluate_tokenizer(vq, normalizer, data: EvalData, embedder: Embedder, advan
         weights.append(len(raw))
         advance()
     use = codebook_use(np.concatenate(codes), vq.cfg.codebook_size)
-    originals = embedder.embed_motions([clips.features(i) for i in data.test_indices])
+    originals = _embed_test_clips(data, embedder)
     result.add("tokenizer", {
         "mpjpe_mm": np.average(aligned_mm, weights=weights), "global_mpjpe_mm": np.average(global_mm, weights=weights),
         "fid": fid(embedder.embed_motions(reconstructions), originals), "codebook_usage": use.usage, "perplexity": use.perplexity,

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, save_file
 
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_path
+from motionchat.vq.io import config_from_json, read_safetensors_metadata
 
 C = TypeVar("C")
 
@@ -32,21 +31,11 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], file
 
 def read_metadata(path: Path, file_format: str, config_type: type[C], retrain: str) -> tuple[C, dict[str, Any]]:
     """The config and notes of a file written by `save_tensors`; `retrain` says how to make a new one."""
-    if not path.is_file():
-        raise MotionchatError(f"{path}: not found; {retrain}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as err:
-        raise MotionchatError(f"{path}: not a readable safetensors file ({err}); {retrain}") from None
+    metadata = read_safetensors_metadata(path, f"not found; {retrain}", retrain)
     if metadata.get("format") != file_format:
         raise MotionchatError(f"{path}: not a {file_format} file; {retrain}")
     try:
-        raw = json.loads(metadata["config"])
-        unknown = sorted(set(raw) - {f.name for f in fields(config_type)})
-        if unknown:
-            raise ValueError(f"unknown keys {unknown}")
-        config = config_type(**raw)
+        config = config_from_json(metadata["config"], config_type)
         notes = {k: json.loads(v) for k, v in metadata.items() if k not in ("format", "config")}
     except (KeyError, ValueError, TypeError) as err:
         raise MotionchatError(f"{path}: bad config in its metadata ({err}); {retrain}") from None

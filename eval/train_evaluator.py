@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.console import Console
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -40,9 +39,9 @@ from motionchat.data.dataset import MotionClips, find_split_file, read_split
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from motionchat.motion.normalizer import Normalizer
-from trainer.config import TrainConfig, apply_overrides, config_to_dict, parse_set_options, read_config_file
-from trainer.loop import RunResult, run_training
-from trainer.rundir import CONFIG_FILE, check_run_dir, read_run_config
+from trainer.config import TrainConfig
+from trainer.loop import RunResult
+from trainer.run_config import RunOptions, StageRun
 
 REPORT_FILE = "evaluator_report.json"
 STAGE_NAME = "evaluator"
@@ -214,62 +213,20 @@ class EvaluatorStage:
         return report
 
 
-def resolve_config(preset: str, overrides: list[tuple[dict, str]]) -> EvaluatorTrainConfig:
-    if preset not in PRESETS:
-        raise MotionchatError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
-    cfg = PRESETS[preset]
-    for changes, source in overrides:
-        cfg = apply_overrides(cfg, changes, source)
-    return cfg
+def _summary(r: dict[str, Any], out: Path) -> str:
+    r_precision = (
+        f"R-Precision top-1/2/3 {r['r_precision_top1']:.3f} / {r['r_precision_top2']:.3f} / {r['r_precision_top3']:.3f}, "
+        if "r_precision_top1" in r else ""
+    )  # fmt: skip
+    fid_note = f", FID val vs test {r['fid_val_vs_test']:.3f}" if "fid_val_vs_test" in r else ""
+    return (
+        f"test split ({r['clips']} clips), ground truth: {r_precision}MM-Dist {r['mm_dist']:.3f}, "
+        f"Diversity {r['diversity']:.3f}{fid_note}\nwrote {out / EVALUATOR_FILE}, {out / REPORT_FILE}"
+    )
 
 
-def run_train_evaluator(
-    *,
-    data: Path | None,
-    out: Path,
-    preset: str | None,
-    config_file: Path | None,
-    set_options: list[str],
-    max_steps: int | None,
-    resume: bool,
-    force: bool,
-    console: Console | None = None,
-) -> RunResult:
-    """Validate every input, then train; nothing is written before validation."""
-    console = console or Console(stderr=True, highlight=False, soft_wrap=True)
-    check_run_dir(out, resume=resume, force=force)
-    if resume:
-        if preset or config_file or set_options:
-            raise MotionchatError("--resume continues with the run's recorded config; drop --preset/--config/--set")
-        recorded = read_run_config(out)
-        if recorded.get("stage") != STAGE_NAME:
-            raise MotionchatError(f"{out / CONFIG_FILE}: not an evaluator run; pick the matching run folder")
-        cfg = apply_overrides(EvaluatorTrainConfig(), recorded.get("config", {}), str(out / CONFIG_FILE))
-        preset = recorded.get("preset")
-        data = data or Path(recorded.get("data", ""))
-    else:
-        if data is None:
-            raise MotionchatError("--data is required: a HumanML3D-layout dataset folder (e.g. from `trainer data synth`)")
-        overrides = []
-        if config_file is not None:
-            overrides.append((read_config_file(config_file), str(config_file)))
-        if set_options:
-            overrides.append((parse_set_options(set_options), "--set"))
-        preset = preset or "tiny"
-        cfg = resolve_config(preset, overrides)
-
-    stage = EvaluatorStage(cfg, data)
-    snapshot = {"stage": STAGE_NAME, "preset": preset, "data": str(Path(data).resolve()), "config": config_to_dict(stage.cfg)}
-    result = run_training(stage, Path(out), resume=resume, force=force, max_steps=max_steps, config_snapshot=snapshot, console=console)
-    if result.is_main:
-        r = result.summary
-        r_precision = (
-            f"R-Precision top-1/2/3 {r['r_precision_top1']:.3f} / {r['r_precision_top2']:.3f} / {r['r_precision_top3']:.3f}, "
-            if "r_precision_top1" in r else ""
-        )  # fmt: skip
-        fid_note = f", FID val vs test {r['fid_val_vs_test']:.3f}" if "fid_val_vs_test" in r else ""
-        Console(highlight=False, soft_wrap=True).print(
-            f"test split ({r['clips']} clips), ground truth: {r_precision}MM-Dist {r['mm_dist']:.3f}, "
-            f"Diversity {r['diversity']:.3f}{fid_note}\nwrote {out / EVALUATOR_FILE}, {out / REPORT_FILE}"
-        )
-    return result
+def run_train_evaluator(*, data: Path | None, **options: Any) -> RunResult:
+    """`motionchat-eval train-evaluator` (`options`: the fields of `RunOptions`): validate every input, then train."""
+    run = StageRun(RunOptions(**options), stage=STAGE_NAME, presets=PRESETS, default=EvaluatorTrainConfig())
+    data = run.input_dir(data, "data", "--data is required: a HumanML3D-layout dataset folder (e.g. from `trainer data synth`)")
+    return run.train(EvaluatorStage(run.cfg, data), {"data": str(data.resolve())}, lambda r: _summary(r, run.run_dir))

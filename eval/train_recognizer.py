@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.console import Console
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -49,9 +48,9 @@ from motionchat.data.synth.vocabulary import Program, program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from motionchat.motion.normalizer import Normalizer
-from trainer.config import TrainConfig, apply_overrides, config_to_dict, parse_set_options, read_config_file
-from trainer.loop import RunResult, run_training
-from trainer.rundir import CONFIG_FILE, check_run_dir, read_run_config
+from trainer.config import TrainConfig
+from trainer.loop import RunResult
+from trainer.run_config import RunOptions, StageRun
 
 REPORT_FILE = "recognizer_report.json"
 STAGE_NAME = "recognizer"
@@ -218,57 +217,11 @@ class RecognizerStage:
         return report
 
 
-def resolve_config(preset: str, overrides: list[tuple[dict, str]]) -> RecognizerTrainConfig:
-    if preset not in PRESETS:
-        raise MotionchatError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
-    cfg = PRESETS[preset]
-    for changes, source in overrides:
-        cfg = apply_overrides(cfg, changes, source)
-    return cfg
-
-
-def run_train_recognizer(
-    *,
-    data: Path | None,
-    out: Path,
-    preset: str | None,
-    config_file: Path | None,
-    set_options: list[str],
-    max_steps: int | None,
-    resume: bool,
-    force: bool,
-    console: Console | None = None,
-) -> RunResult:
-    """Validate every input, then train; nothing is written before validation."""
-    console = console or Console(stderr=True, highlight=False, soft_wrap=True)
-    check_run_dir(out, resume=resume, force=force)
-    if resume:
-        if preset or config_file or set_options:
-            raise MotionchatError("--resume continues with the run's recorded config; drop --preset/--config/--set")
-        recorded = read_run_config(out)
-        if recorded.get("stage") != STAGE_NAME:
-            raise MotionchatError(f"{out / CONFIG_FILE}: not a recognizer run; pick the matching run folder")
-        cfg = apply_overrides(RecognizerTrainConfig(), recorded.get("config", {}), str(out / CONFIG_FILE))
-        preset = recorded.get("preset")
-        data = data or Path(recorded.get("data", ""))
-    else:
-        if data is None:
-            raise MotionchatError("--data is required: a synthetic corpus folder (from `trainer data synth`)")
-        overrides = []
-        if config_file is not None:
-            overrides.append((read_config_file(config_file), str(config_file)))
-        if set_options:
-            overrides.append((parse_set_options(set_options), "--set"))
-        preset = preset or "tiny"
-        cfg = resolve_config(preset, overrides)
-
-    stage = RecognizerStage(cfg, data)
-    snapshot = {"stage": STAGE_NAME, "preset": preset, "data": str(Path(data).resolve()), "config": config_to_dict(stage.cfg)}
-    result = run_training(stage, Path(out), resume=resume, force=force, max_steps=max_steps, config_snapshot=snapshot, console=console)
-    if result.is_main:
-        r = result.summary
-        Console(highlight=False, soft_wrap=True).print(
-            f"test split ({r['clips']} clips), ground truth: program accuracy {100 * r['program_exact']:.1f}% exact, "
-            f"{100 * r['program_actions']:.1f}% actions in order\nwrote {out / RECOGNIZER_FILE}, {out / REPORT_FILE}"
-        )
-    return result
+def run_train_recognizer(*, data: Path | None, **options: Any) -> RunResult:
+    """`motionchat-eval train-recognizer` (`options`: the fields of `RunOptions`): validate every input, then train."""
+    run = StageRun(RunOptions(**options), stage=STAGE_NAME, presets=PRESETS, default=RecognizerTrainConfig())
+    data = run.input_dir(data, "data", "--data is required: a synthetic corpus folder (from `trainer data synth`)")
+    return run.train(RecognizerStage(run.cfg, data), {"data": str(data.resolve())}, lambda r: (
+        f"test split ({r['clips']} clips), ground truth: program accuracy {100 * r['program_exact']:.1f}% exact, "
+        f"{100 * r['program_actions']:.1f}% actions in order\nwrote {run.run_dir / RECOGNIZER_FILE}, {run.run_dir / REPORT_FILE}"
+    ))  # fmt: skip

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 
 from motionchat import __version__
+from motionchat.cli_options import option_group
 from motionchat.errors import MotionchatError, friendly_errors
 
 app = typer.Typer(
@@ -45,30 +46,29 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-BundleOption = Annotated[
-    Optional[Path], typer.Option("--bundle", help="A trained model folder (default: the shipped model).")
-]
-OutOption = Annotated[Path, typer.Option("--out", help="Folder for the files made (never overwritten).")]
-FormatOption = Annotated[str, typer.Option("--format", help="Preview written with each motion: gif, mp4 or none.")]
-SamplesOption = Annotated[int, typer.Option("--samples", min=1, max=16, help="Motions (or captions) per request.")]
-SeedOption = Annotated[Optional[int], typer.Option("--seed", min=0, help="Sampling seed; same seed, same answers.")]
+# The options that set up the chat engine, shared by the chat session, `ask` and `run`.
+ENGINE_OPTIONS = {
+    "bundle": (Annotated[Optional[Path], typer.Option("--bundle", help="A trained model folder (default: the shipped model).")], None),
+    "out": (Annotated[Path, typer.Option("--out", help="Folder for the files made (never overwritten).")], Path("motionchat_out")),
+    "output_format": (Annotated[str, typer.Option("--format", help="Preview written with each motion: gif, mp4 or none.")], "gif"),
+    "samples": (Annotated[int, typer.Option("--samples", min=1, max=16, help="Motions (or captions) per request.")], 1),
+    "seed": (Annotated[Optional[int], typer.Option("--seed", min=0, help="Sampling seed; same seed, same answers.")], None),
+}
 
 
 @app.callback(invoke_without_command=True)
+@option_group("engine", ENGINE_OPTIONS)
 def main(
     ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
-    bundle: BundleOption = None,
-    out: OutOption = Path("motionchat_out"),
-    output_format: FormatOption = "gif",
-    samples: SamplesOption = 1,
-    seed: SeedOption = None,
+    *,
+    engine: dict[str, Any],
 ) -> None:
     """motionchat: text to 3D human motion and back. With no command, starts a chat session."""
     if ctx.invoked_subcommand is None:
-        friendly_errors(_chat)(bundle, out, output_format, samples, seed)
+        friendly_errors(_chat)(**engine)
 
 
 def _engine(bundle: Path | None, out: Path, output_format: str, samples: int, seed: int | None):
@@ -86,19 +86,17 @@ def _chat(bundle, out, output_format, samples, seed) -> None:
 
 @app.command()
 @friendly_errors
+@option_group("engine", ENGINE_OPTIONS)
 def ask(
     request: Annotated[str, typer.Argument(help='What you want, e.g. "a person jumps twice" or "caption clip.npy".')],
-    bundle: BundleOption = None,
-    out: OutOption = Path("motionchat_out"),
-    output_format: FormatOption = "gif",
-    samples: SamplesOption = 1,
-    seed: SeedOption = None,
+    *,
+    engine: dict[str, Any],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Answer one request and exit (non-zero if it failed)."""
     from motionchat.chat.replies import show_reply
 
-    reply = _engine(bundle, out, output_format, samples, seed).ask(request)
+    reply = _engine(**engine).ask(request)
     if as_json:
         print(json.dumps(reply.as_dict()))
     else:
@@ -109,19 +107,17 @@ def ask(
 
 @app.command()
 @friendly_errors
+@option_group("engine", ENGINE_OPTIONS)
 def run(
     script: Annotated[Path, typer.Argument(help="A text file with one request per line (# comments, blank lines skipped).")],
-    bundle: BundleOption = None,
-    out: OutOption = Path("motionchat_out"),
-    output_format: FormatOption = "gif",
-    samples: SamplesOption = 1,
-    seed: SeedOption = None,
+    *,
+    engine: dict[str, Any],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON result per line.")] = False,
 ) -> None:
     """Run a script of requests; exit 1 if any line failed (the other lines' files are kept)."""
     from motionchat.chat.batch import run_script
 
-    failed = run_script(script, _engine(bundle, out, output_format, samples, seed), console, as_json=as_json)
+    failed = run_script(script, _engine(**engine), console, as_json=as_json)
     if failed:
         raise typer.Exit(code=1)
 

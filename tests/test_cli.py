@@ -1,7 +1,5 @@
 """`motionchat` motion commands through the real CLI: outputs, formats, and one-line errors."""
 
-from pathlib import Path
-
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -11,7 +9,6 @@ from motionchat.cli import app
 from motionchat.motion.features import joints_to_features
 from motionchat.motion.npy import write_npy
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 runner = CliRunner()
 
 
@@ -20,9 +17,9 @@ def invoke(*args):
 
 
 @pytest.fixture
-def walk(tmp_path):
+def walk(tmp_path, realdata):
     """A short motion on the target skeleton: the real fixture if present, else a swaying figure."""
-    fixture = REALDATA / "humanml3d" / "new_joints" / "000000.npy"
+    fixture = realdata.root / "humanml3d" / "new_joints" / "000000.npy"
     if fixture.exists():
         joints = np.load(fixture)[:60]
     else:
@@ -71,10 +68,8 @@ def test_convert_joints_features_bvh_round_trip(walk, tmp_path):
     assert np.linalg.norm((back - back[:, :1]) - (joints - joints[:, :1]), axis=-1).mean() < 0.005
 
 
-def test_convert_normalized_features(walk, tmp_path):
-    stats = REALDATA / "humanml3d"
-    if not (stats / "Mean.npy").exists():
-        pytest.skip("real HumanML3D statistics not present")
+def test_convert_normalized_features(walk, tmp_path, realdata):
+    stats = realdata("humanml3d/Mean.npy").parent
     out = tmp_path / "n.npy"
     assert invoke("convert", walk, "-o", out, "--to", "features", "--normalize", stats).exit_code == 0
     assert_one_line_error(invoke("info", out), "--normalize")

@@ -15,13 +15,16 @@ import os
 # Set before torch is imported; an explicit OMP_WAIT_POLICY wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated, Optional  # noqa: E402
+from typing import Annotated, Any, Optional, TypeVar  # noqa: E402
 
 import typer  # noqa: E402
 
+from motionchat.cli_options import option_group  # noqa: E402
 from motionchat.errors import friendly_errors  # noqa: E402
 from trainer.data_cli import app as data_app  # noqa: E402
+from trainer.options import RUN_OPTIONS  # noqa: E402
 
 app = typer.Typer(
     help="Train motionchat models: the motion tokenizer (stage1), pretraining (stage2), instruction tuning (stage3).",
@@ -31,43 +34,30 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 
-# Options every stage shares.
+F = TypeVar("F", bound=Callable)
+
 OutOption = Annotated[Path, typer.Option("--out", help="Run folder: config, checkpoints, metrics and the trained artefacts.")]
-PresetOption = Annotated[
-    Optional[str], typer.Option("--preset", help="Starting configuration: 'tiny' (CPU, synthetic corpus; the default) or 'base'.")
-]
-ConfigOption = Annotated[
-    Optional[Path],
-    typer.Option("--config", help="JSON or TOML file of settings applied over the preset (same nesting as OUT/config.json)."),
-]
-SetOption = Annotated[
-    Optional[list[str]],
-    typer.Option("--set", help="One setting, applied last: --set train.lr=1e-4 --set vq.width=256. Unknown keys are refused."),
-]
-MaxStepsOption = Annotated[
-    Optional[int],
-    typer.Option("--max-steps", min=1, help="Stop after this many optimizer steps (smoke runs); the lr schedule keeps train.steps."),
-]
-ResumeOption = Annotated[
-    bool, typer.Option("--resume", help="Continue the run in --out from its newest checkpoint, with its recorded config.")
-]
-ForceOption = Annotated[bool, typer.Option("--force", help="Start over in a non-empty --out (its checkpoints and log are deleted).")]
 
 
-@app.command("stage1")
-@friendly_errors
+def training_command(name: str, options: dict[str, tuple[Any, Any]] = RUN_OPTIONS) -> Callable[[F], F]:
+    """Register the command `name`: a `MotionchatError` is shown as one line, and the options every
+    training command takes (trainer.options) reach it as the dict `options`."""
+
+    def register(command: F) -> F:
+        return app.command(name)(friendly_errors(option_group("options", options)(command)))
+
+    return register
+
+
+@training_command("stage1")
 def stage1(
     out: OutOption,
     data: Annotated[
         Optional[Path],
         typer.Option("--data", help="HumanML3D-layout dataset folder (new_joint_vecs/, train/val/test.txt, Mean.npy, Std.npy)."),
     ] = None,
-    preset: PresetOption = None,
-    config: ConfigOption = None,
-    set_: SetOption = None,
-    max_steps: MaxStepsOption = None,
-    resume: ResumeOption = False,
-    force: ForceOption = False,
+    *,
+    options: dict[str, Any],
 ) -> None:
     """Train the motion tokenizer (VQ-VAE) and write OUT/vq.safetensors, the normaliser and eval.json.
 
@@ -79,9 +69,7 @@ def stage1(
     """
     from trainer.stage1 import run_stage1
 
-    run_stage1(
-        data=data, out=out, preset=preset, config_file=config, set_options=set_ or [], max_steps=max_steps, resume=resume, force=force
-    )
+    run_stage1(data=data, out=out, **options)
 
 
 DataOption = Annotated[
@@ -90,18 +78,13 @@ DataOption = Annotated[
 ]
 
 
-@app.command("stage2")
-@friendly_errors
+@training_command("stage2")
 def stage2(
     out: OutOption,
     data: DataOption = None,
     vq: Annotated[Optional[Path], typer.Option("--vq", help="Run folder of `trainer stage1` (vq.safetensors, Mean.npy, Std.npy).")] = None,
-    preset: PresetOption = None,
-    config: ConfigOption = None,
-    set_: SetOption = None,
-    max_steps: MaxStepsOption = None,
-    resume: ResumeOption = False,
-    force: ForceOption = False,
+    *,
+    options: dict[str, Any],
 ) -> None:
     """Pretrain the language model on motion tokens and text (span corruption + text<->motion pairs); writes OUT/lm/.
 
@@ -111,14 +94,10 @@ def stage2(
     """
     from trainer.stage2 import run_stage2
 
-    run_stage2(
-        data=data, vq=vq, out=out, preset=preset, config_file=config, set_options=set_ or [], max_steps=max_steps, resume=resume,
-        force=force,
-    )  # fmt: skip
+    run_stage2(data=data, vq=vq, out=out, **options)
 
 
-@app.command("stage3")
-@friendly_errors
+@training_command("stage3")
 def stage3(
     out: Annotated[Path, typer.Option("--out", help="The model bundle to write (a folder).")],
     data: DataOption = None,
@@ -126,12 +105,8 @@ def stage3(
     run_dir: Annotated[
         Optional[Path], typer.Option("--run-dir", help="Run folder for checkpoints and metrics (default: OUT.runs/stage3).")
     ] = None,
-    preset: PresetOption = None,
-    config: ConfigOption = None,
-    set_: SetOption = None,
-    max_steps: MaxStepsOption = None,
-    resume: ResumeOption = False,
-    force: ForceOption = False,
+    *,
+    options: dict[str, Any],
 ) -> None:
     """Instruction-tune the model on all 15 task families and write the bundle to OUT.
 
@@ -139,29 +114,41 @@ def stage3(
     """
     from trainer.stage3 import run_stage3
 
-    run_stage3(
-        data=data, init=init, out=out, run_dir=run_dir, preset=preset, config_file=config, set_options=set_ or [],
-        max_steps=max_steps, resume=resume, force=force,
-    )  # fmt: skip
+    run_stage3(data=data, init=init, out=out, run_dir=run_dir, **options)
 
 
-@app.command("all")
-@friendly_errors
+# `trainer all` passes its settings on to every stage, so several of its options read differently.
+ALL_OPTIONS = RUN_OPTIONS | {
+    "config_file": (
+        Annotated[Optional[Path], typer.Option("--config", help="JSON or TOML file with [stage1] [stage2] [stage3] tables of settings.")],
+        None,
+    ),
+    "set_options": (
+        Annotated[
+            Optional[list[str]], typer.Option("--set", help="One setting of one stage: --set stage2.train.steps=500. Unknown keys are refused.")
+        ],
+        None,
+    ),
+    "max_steps": (
+        Annotated[Optional[int], typer.Option("--max-steps", min=1, help="Stop every stage after this many steps (smoke runs).")],
+        None,
+    ),
+    "resume": (
+        Annotated[
+            bool, typer.Option("--resume", help="Skip finished stages, continue the interrupted one, then go on, with the recorded settings.")
+        ],
+        False,
+    ),
+    "force": (Annotated[bool, typer.Option("--force", help="Start all stages over (earlier runs in OUT.runs/ are replaced).")], False),
+}
+
+
+@training_command("all", ALL_OPTIONS)
 def all_stages(
     out: Annotated[Path, typer.Option("--out", help="The model bundle to write; the three run folders go to OUT.runs/.")],
     data: DataOption = None,
-    preset: PresetOption = None,
-    config: Annotated[
-        Optional[Path], typer.Option("--config", help="JSON or TOML file with [stage1] [stage2] [stage3] tables of settings.")
-    ] = None,
-    set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="One setting of one stage: --set stage2.train.steps=500. Unknown keys are refused.")
-    ] = None,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", min=1, help="Stop every stage after this many steps (smoke runs).")] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Skip finished stages, continue the interrupted one, then go on, with the recorded settings.")
-    ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Start all stages over (earlier runs in OUT.runs/ are replaced).")] = False,
+    *,
+    options: dict[str, Any],
 ) -> None:
     """Train stage 1 -> 2 -> 3 and write the bundle.
 
@@ -169,6 +156,4 @@ def all_stages(
     """
     from trainer.pipeline import run_all
 
-    run_all(
-        data=data, out=out, preset=preset, config_file=config, set_options=set_ or [], max_steps=max_steps, resume=resume, force=force
-    )
+    run_all(data=data, out=out, **options)

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.console import Console
 
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from trainer.checkpoint import list_checkpoints
 from trainer.config import parse_set_options, read_config_file
+from trainer.run_config import RunOptions
 from trainer.rundir import CONFIG_FILE
 from trainer.stage3 import check_bundle_out, default_run_dir
 
@@ -69,30 +69,21 @@ def _done(stage: str, run: Path, bundle: Path) -> bool:
     return (run / "eval.json").is_file() and (bundle / "config.json").is_file()
 
 
-def run_all(
-    *,
-    data: Path | None,
-    out: Path,
-    preset: str | None,
-    config_file: Path | None,
-    set_options: list[str],
-    max_steps: int | None,
-    resume: bool,
-    force: bool,
-    console: Console | None = None,
-) -> None:
-    """Train the three stages into `out` (the bundle); see the module docstring."""
+def run_all(*, data: Path | None, **options: Any) -> None:
+    """Train the three stages into `out` (the bundle; `options`: the fields of `RunOptions`); see
+    the module docstring."""
     from accelerate import PartialState
 
-    console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+    given = RunOptions(**options)
+    out, resume, force, max_steps = given.out, given.resume, given.force, given.max_steps
     # Under a distributed launcher every process runs this; they meet before anything is written.
     processes = PartialState(cpu=not torch.cuda.is_available())
-    say = console.print if processes.is_main_process else (lambda _message: None)
+    say = given.console.print if processes.is_main_process else (lambda _message: None)
     runs = runs_dir_for(out)
     if resume and force:
         raise MotionchatError("--resume continues the runs and --force starts them over; pass only one")
     if resume:
-        if preset or config_file or set_options or data:
+        if given.preset or given.config_file or given.set_options or data:
             raise MotionchatError("--resume continues with the recorded settings; drop --data/--preset/--config/--set")
         try:
             settings = json.loads((runs / SETTINGS_FILE).read_text(encoding="utf-8"))
@@ -106,8 +97,8 @@ def run_all(
             raise MotionchatError(f"{runs}: holds earlier runs; pass --resume to continue them or --force to start over")
         check_bundle_out(out, resume=False, force=force)
         settings = {
-            "data": str(Path(data).resolve()), "preset": preset or "tiny", "max_steps": max_steps,
-            "set": stage_set_options(config_file, set_options),
+            "data": str(Path(data).resolve()), "preset": given.preset or "tiny", "max_steps": max_steps,
+            "set": stage_set_options(given.config_file, given.set_options),
         }  # fmt: skip
         from trainer.stage2 import STAGE2_PRESETS
 

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.console import Console
 from torch import nn
 
 from motionchat.data.dataset import FeatureCrops, MotionClips
@@ -32,9 +31,9 @@ from motionchat.motion.features import features_to_joints
 from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.skeleton import SkeletonSpec
 from motionchat.vq import VQ_FILE, MotionVQVAE, VQConfig, save_vq
-from trainer.config import TrainConfig, apply_overrides, config_to_dict, parse_set_options, read_config_file
-from trainer.loop import RunResult, run_training
-from trainer.rundir import CONFIG_FILE, check_run_dir, read_run_config
+from trainer.config import TrainConfig
+from trainer.loop import RunResult
+from trainer.run_config import RunOptions, StageRun
 
 EVAL_FILE = "eval.json"
 
@@ -183,60 +182,18 @@ class VQStage:
         return report
 
 
-def resolve_config(preset: str, overrides: list[tuple[dict, str]]) -> Stage1Config:
-    """A preset with (overrides, source) pairs applied in order."""
-    if preset not in STAGE1_PRESETS:
-        raise MotionchatError(f"unknown preset '{preset}'; choose one of {', '.join(STAGE1_PRESETS)}")
-    cfg = STAGE1_PRESETS[preset]
-    for changes, source in overrides:
-        cfg = apply_overrides(cfg, changes, source)
-    return cfg
+def _summary(r: dict[str, Any], codebook_size: int, out: Path) -> str:
+    used = round(r["codebook_usage"] * codebook_size)
+    return (
+        f"test split ({r['clips']} clips): MPJPE {r['mpjpe_mm']:.1f} mm (root-aligned; {r['global_mpjpe_mm']:.1f} mm global), "
+        f"codebook usage {100 * r['codebook_usage']:.1f}% ({used}/{codebook_size} codes), "
+        f"perplexity {r['perplexity']:.1f}\nwrote {out / VQ_FILE}, {out / EVAL_FILE}"
+    )
 
 
-def run_stage1(
-    *,
-    data: Path | None,
-    out: Path,
-    preset: str | None,
-    config_file: Path | None,
-    set_options: list[str],
-    max_steps: int | None,
-    resume: bool,
-    force: bool,
-    console: Console | None = None,
-) -> RunResult:
-    """`trainer stage1`: validate every input, then train; nothing is written before validation."""
-    console = console or Console(stderr=True, highlight=False, soft_wrap=True)
-    check_run_dir(out, resume=resume, force=force)
-    if resume:
-        if preset or config_file or set_options:
-            raise MotionchatError("--resume continues with the run's recorded config; drop --preset/--config/--set")
-        recorded = read_run_config(out)
-        if recorded.get("stage") != VQStage.name:
-            raise MotionchatError(f"{out / CONFIG_FILE}: not a stage1 run; pick the matching run folder")
-        cfg = apply_overrides(Stage1Config(), recorded.get("config", {}), str(out / CONFIG_FILE))
-        preset = recorded.get("preset")
-        data = data or Path(recorded.get("data", ""))
-    else:
-        if data is None:
-            raise MotionchatError("--data is required: a HumanML3D-layout dataset folder (e.g. from `trainer data synth`)")
-        overrides = []
-        if config_file is not None:
-            overrides.append((read_config_file(config_file), str(config_file)))
-        if set_options:
-            overrides.append((parse_set_options(set_options), "--set"))
-        preset = preset or "tiny"
-        cfg = resolve_config(preset, overrides)
-
-    stage = VQStage(cfg, data)
-    snapshot = {"stage": VQStage.name, "preset": preset, "data": str(Path(data).resolve()), "config": config_to_dict(stage.cfg)}
-    result = run_training(stage, Path(out), resume=resume, force=force, max_steps=max_steps, config_snapshot=snapshot, console=console)
-    if result.is_main:
-        r = result.summary
-        used = round(r["codebook_usage"] * stage.cfg.vq.codebook_size)
-        Console(highlight=False, soft_wrap=True).print(
-            f"test split ({r['clips']} clips): MPJPE {r['mpjpe_mm']:.1f} mm (root-aligned; {r['global_mpjpe_mm']:.1f} mm global), "
-            f"codebook usage {100 * r['codebook_usage']:.1f}% ({used}/{stage.cfg.vq.codebook_size} codes), "
-            f"perplexity {r['perplexity']:.1f}\nwrote {out / VQ_FILE}, {out / EVAL_FILE}"
-        )
-    return result
+def run_stage1(*, data: Path | None, **options: Any) -> RunResult:
+    """`trainer stage1` (`options`: the fields of `RunOptions`): validate every input, then train."""
+    run = StageRun(RunOptions(**options), stage=VQStage.name, presets=STAGE1_PRESETS, default=Stage1Config())
+    data = run.input_dir(data, "data", "--data is required: a HumanML3D-layout dataset folder (e.g. from `trainer data synth`)")
+    stage = VQStage(run.cfg, data)
+    return run.train(stage, {"data": str(data.resolve())}, lambda r: _summary(r, stage.cfg.vq.codebook_size, run.run_dir))

@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -47,11 +46,11 @@ from motionchat.tasks.families import load_families
 from motionchat.tasks.templates import fill, slot_values
 from motionchat.vq import VQ_FILE, load_vq
 from motionchat.vq.codec import MotionCodec
-from trainer.config import TrainConfig, config_to_dict
-from trainer.loop import RunResult, run_training
+from trainer.config import TrainConfig
+from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
-from trainer.rundir import CONFIG_FILE, check_run_dir, read_run_config
-from trainer.run_config import resolve_stage_config
+from trainer.run_config import RunOptions, StageRun
+from trainer.rundir import CONFIG_FILE, read_run_config
 from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss
 from trainer.span_corruption import span_corrupt
 
@@ -101,11 +100,12 @@ class Stage2Config:
 
 
 STAGE2_PRESETS: dict[str, Stage2Config] = {
-    # Two shared CPU cores, the synthetic corpus: 0.8 steps/s measured (3.4M parameters, batch 32),
-    # so about half an hour. The LM is smaller than `motionchat.lm.TINY` to fit the time.
+    # Two shared CPU cores, the synthetic corpus: 0.6-0.9 steps/s measured (3.4M parameters, batch
+    # 32), so about 20-30 minutes. The LM is smaller than `motionchat.lm.TINY` to fit the time
+    # budget of the whole `trainer all` (3 h on such a machine).
     "tiny": Stage2Config(
         lm=LMConfig(text_vocab_size=2000, d_model=192, d_kv=48, d_ff=768, num_heads=4, num_encoder_layers=3, num_decoder_layers=3),
-        train=TrainConfig(steps=1500, batch_size=32, lr=2e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.1,
+        train=TrainConfig(steps=1000, batch_size=32, lr=2e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.1,
                           weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500),
         val_examples=128,
     ),  # fmt: skip
@@ -333,48 +333,21 @@ def stage1_record(vq_dir: Path) -> dict:
     return {"preset": recorded.get("preset"), "data": recorded.get("data"), "steps": steps, "test": read_json(Path(vq_dir) / "eval.json")}
 
 
-def run_stage2(
-    *,
-    data: Path | None,
-    vq: Path | None,
-    out: Path,
-    preset: str | None,
-    config_file: Path | None,
-    set_options: list[str],
-    max_steps: int | None,
-    resume: bool,
-    force: bool,
-    console: Console | None = None,
-) -> RunResult:
-    """`trainer stage2`: validate every input, then train; nothing is written before validation."""
-    console = console or Console(stderr=True, highlight=False, soft_wrap=True)
-    check_run_dir(out, resume=resume, force=force)
-    cfg, preset, recorded = resolve_stage_config(
-        stage=PretrainStage.name, presets=STAGE2_PRESETS, default=Stage2Config(), out=out, preset=preset,
-        config_file=config_file, set_options=set_options, resume=resume,
-    )  # fmt: skip
-    if preset == "base" and not cfg.lm.pretrained_dir:
+def run_stage2(*, data: Path | None, vq: Path | None, **options: Any) -> RunResult:
+    """`trainer stage2` (`options`: the fields of `RunOptions`): validate every input, then train."""
+    run = StageRun(RunOptions(**options), stage=PretrainStage.name, presets=STAGE2_PRESETS, default=Stage2Config())
+    if run.preset == "base" and not run.cfg.lm.pretrained_dir:
         raise MotionchatError("the base preset starts from a local T5 checkpoint: add --set lm.pretrained_dir=/path/to/flan-t5-base")
-    data = data or (Path(recorded["data"]) if recorded.get("data") else None)
-    vq = vq or (Path(recorded["vq"]) if recorded.get("vq") else None)
-    if data is None:
-        raise MotionchatError("--data is required: a HumanML3D-layout dataset folder with texts/ (e.g. from `trainer data synth`)")
-    if vq is None:
-        raise MotionchatError("--vq is required: the run folder of `trainer stage1` (vq.safetensors, Mean.npy, Std.npy)")
-    stage = PretrainStage(cfg, data, vq, out)
+    data = run.input_dir(data, "data", "--data is required: a HumanML3D-layout dataset folder with texts/ (e.g. from `trainer data synth`)")
+    vq = run.input_dir(vq, "vq", "--vq is required: the run folder of `trainer stage1` (vq.safetensors, Mean.npy, Std.npy)")
+    out = run.run_dir
+    stage = PretrainStage(run.cfg, data, vq, out)
     tokenizer_hash = tokenizer_sha256(stage.lm.tokenizer)
-    if recorded and recorded.get("tokenizer_sha256") != tokenizer_hash:
+    if run.recorded and run.recorded.get("tokenizer_sha256") != tokenizer_hash:
         raise MotionchatError(f"{out / CONFIG_FILE}: the text tokenizer rebuilt from the data differs from the run's; resume with the same data")
-    snapshot = {
-        "stage": PretrainStage.name, "preset": preset, "data": str(Path(data).resolve()), "vq": str(Path(vq).resolve()),
-        "tokenizer_sha256": tokenizer_hash, "config": config_to_dict(cfg),
-    }  # fmt: skip
-    result = run_training(stage, Path(out), resume=resume, force=force, max_steps=max_steps, config_snapshot=snapshot, console=console)
-    if result.is_main:
-        r = result.summary
-        Console(highlight=False, soft_wrap=True).print(
-            f"test split ({r['examples']} examples): loss {r['loss']:.3f}, token accuracy {100 * r['token_acc']:.1f}% "
-            f"(text->motion {r.get('text_to_motion_loss', float('nan')):.3f}, motion->text {r.get('motion_to_text_loss', float('nan')):.3f})\n"
-            f"wrote {out / LM_DIR}, {out / EVAL_FILE}; next: trainer stage3 --data {data} --init {out} --out BUNDLE"
-        )
-    return result
+    inputs = {"data": str(data.resolve()), "vq": str(vq.resolve()), "tokenizer_sha256": tokenizer_hash}
+    return run.train(stage, inputs, lambda r: (
+        f"test split ({r['examples']} examples): loss {r['loss']:.3f}, token accuracy {100 * r['token_acc']:.1f}% "
+        f"(text->motion {r.get('text_to_motion_loss', float('nan')):.3f}, motion->text {r.get('motion_to_text_loss', float('nan')):.3f})\n"
+        f"wrote {out / LM_DIR}, {out / EVAL_FILE}; next: trainer stage3 --data {data} --init {out} --out BUNDLE"
+    ))  # fmt: skip

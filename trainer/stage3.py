@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -44,11 +43,11 @@ from motionchat.tasks.examples import TaskValues, build_prompt, build_target
 from motionchat.tasks.families import Family, load_families
 from motionchat.vq import VQ_FILE
 from motionchat.vq.codec import MotionCodec
-from trainer.config import TrainConfig, config_to_dict
-from trainer.loop import RunResult, run_training
+from trainer.config import TrainConfig
+from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
-from trainer.rundir import check_run_dir, read_run_config
-from trainer.run_config import resolve_stage_config
+from trainer.run_config import RunOptions, StageRun
+from trainer.rundir import read_run_config
 from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss, shift_right
 from trainer.stage2 import LM_DIR, PROVENANCE_FILE, check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_edits, read_json
 
@@ -85,10 +84,10 @@ class Stage3Config:
 
 
 STAGE3_PRESETS: dict[str, Stage3Config] = {
-    # Two shared CPU cores, the synthetic corpus: 0.5-0.6 steps/s measured (batch 32), so about 75
-    # minutes; 2500 x 32 examples are about a third of an epoch of a 20k-clip corpus.
+    # Two shared CPU cores, the synthetic corpus: 0.5-0.6 steps/s measured (batch 32), so about an
+    # hour; 2000 x 32 examples are about a quarter of an epoch of a 20k-clip corpus.
     "tiny": Stage3Config(
-        train=TrainConfig(steps=2500, batch_size=32, lr=1e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.05,
+        train=TrainConfig(steps=2000, batch_size=32, lr=1e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.05,
                           weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500),
         # tau=0.5 measured worse here (2000-clip corpus, 800 steps: test loss 2.50 vs 2.11, greedy
         # motions as degenerate), so it stays off in the tiny preset.
@@ -368,47 +367,22 @@ def check_bundle_out(bundle: Path, *, resume: bool, force: bool) -> None:
         raise MotionchatError(f"{bundle}: folder is not empty; pass --force to replace it with the new bundle")
 
 
-def run_stage3(
-    *,
-    data: Path | None,
-    init: Path | None,
-    out: Path,
-    run_dir: Path | None,
-    preset: str | None,
-    config_file: Path | None,
-    set_options: list[str],
-    max_steps: int | None,
-    resume: bool,
-    force: bool,
-    console: Console | None = None,
-) -> RunResult:
-    """`trainer stage3`: validate every input, then train and write the bundle; nothing is written before validation."""
-    console = console or Console(stderr=True, highlight=False, soft_wrap=True)
-    run_dir = Path(run_dir) if run_dir else default_run_dir(out)
-    check_run_dir(run_dir, resume=resume, force=force)
-    check_bundle_out(out, resume=resume, force=force)
-    cfg, preset, recorded = resolve_stage_config(
-        stage=InstructStage.name, presets=STAGE3_PRESETS, default=Stage3Config(), out=run_dir, preset=preset,
-        config_file=config_file, set_options=set_options, resume=resume,
-    )  # fmt: skip
-    data = data or (Path(recorded["data"]) if recorded.get("data") else None)
-    init = init or (Path(recorded["init"]) if recorded.get("init") else None)
-    if data is None:
-        raise MotionchatError("--data is required: a HumanML3D-layout dataset folder with texts/ (e.g. from `trainer data synth`)")
-    if init is None:
-        raise MotionchatError("--init is required: the run folder of `trainer stage2`")
-    stage = InstructStage(cfg, data, init, out, run_dir)
-    snapshot = {
-        "stage": InstructStage.name, "preset": preset, "data": str(Path(data).resolve()), "init": str(Path(init).resolve()),
-        "bundle": str(Path(out).resolve()), "config": config_to_dict(cfg),
-    }  # fmt: skip
-    result = run_training(stage, run_dir, resume=resume, force=force, max_steps=max_steps, config_snapshot=snapshot, console=console)
-    if result.is_main:
-        r = result.summary
-        Console(highlight=False, soft_wrap=True).print(
-            f"test split ({r['examples']} examples): loss {r['loss']:.3f}, token accuracy {100 * r['token_acc']:.1f}%; "
-            f"well-formed sampled answers: {r['well_formed_answers']}/{r['families_checked']} families "
-            f"({r['motions_at_length_limit']} motions cut at the length limit)\n"
-            f"wrote the bundle {out} (run folder {run_dir})"
-        )
-    return result
+def run_stage3(*, data: Path | None, init: Path | None, run_dir: Path | None, **options: Any) -> RunResult:
+    """`trainer stage3` (`options`: the fields of `RunOptions`, `out` the bundle): validate every
+    input, then train and write the bundle."""
+    settings = RunOptions(**options)
+    check_bundle_out(settings.out, resume=settings.resume, force=settings.force)
+    run = StageRun(
+        settings, stage=InstructStage.name, presets=STAGE3_PRESETS, default=Stage3Config(), run_dir=run_dir or default_run_dir(settings.out)
+    )
+    data = run.input_dir(data, "data", "--data is required: a HumanML3D-layout dataset folder with texts/ (e.g. from `trainer data synth`)")
+    init = run.input_dir(init, "init", "--init is required: the run folder of `trainer stage2`")
+    out = Path(settings.out)
+    stage = InstructStage(run.cfg, data, init, out, run.run_dir)
+    inputs = {"data": str(data.resolve()), "init": str(init.resolve()), "bundle": str(out.resolve())}
+    return run.train(stage, inputs, lambda r: (
+        f"test split ({r['examples']} examples): loss {r['loss']:.3f}, token accuracy {100 * r['token_acc']:.1f}%; "
+        f"well-formed sampled answers: {r['well_formed_answers']}/{r['families_checked']} families "
+        f"({r['motions_at_length_limit']} motions cut at the length limit)\n"
+        f"wrote the bundle {out} (run folder {run.run_dir})"
+    ))  # fmt: skip

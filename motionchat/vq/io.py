@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import fields
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors import SafetensorError
@@ -22,6 +23,7 @@ from motionchat.vq.model import MotionVQVAE
 
 VQ_FILE = "vq.safetensors"
 FORMAT = "motionchat-vq/1"
+C = TypeVar("C")
 
 
 def save_vq(model: MotionVQVAE, path: str | os.PathLike) -> Path:
@@ -34,25 +36,41 @@ def save_vq(model: MotionVQVAE, path: str | os.PathLike) -> Path:
     return path
 
 
+def read_safetensors_metadata(path: Path, not_found: str, fix: str) -> dict[str, str]:
+    """The metadata of a safetensors file, without loading its tensors.
+
+    A missing file is the error "{path}: {not_found}"; an unreadable one names the problem and ends
+    with `fix` (what to do about it).
+    """
+    if not path.is_file():
+        raise MotionchatError(f"{path}: {not_found}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise MotionchatError(f"{path}: not a readable safetensors file ({err}); {fix}") from None
+
+
+def config_from_json(text: str, config_type: type[C]) -> C:
+    """A config dataclass from the JSON stored with its weights; ValueError or TypeError for bad
+    JSON, keys the dataclass does not have, or values it refuses."""
+    raw = json.loads(text)
+    unknown = sorted(set(raw) - {f.name for f in fields(config_type)})
+    if unknown:
+        raise ValueError(f"unknown keys {unknown}")
+    return config_type(**raw)
+
+
 def read_vq_config(path: str | os.PathLike) -> VQConfig:
     """The `VQConfig` stored in a tokenizer file (without loading the weights)."""
     path = Path(path)
-    if not path.is_file():
-        raise MotionchatError(f"{path}: tokenizer file not found; pass the vq.safetensors written by `trainer stage1`")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as err:
-        raise MotionchatError(f"{path}: not a readable safetensors file ({err}); re-export the tokenizer") from None
+    metadata = read_safetensors_metadata(
+        path, "tokenizer file not found; pass the vq.safetensors written by `trainer stage1`", "re-export the tokenizer"
+    )
     if metadata.get("format") != FORMAT or "vq_config" not in metadata:
         raise MotionchatError(f"{path}: not a motionchat tokenizer (no '{FORMAT}' metadata); use a file written by `trainer stage1`")
     try:
-        raw = json.loads(metadata["vq_config"])
-        known = {f.name for f in fields(VQConfig)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"unknown keys {unknown}")
-        return VQConfig(**raw)
+        return config_from_json(metadata["vq_config"], VQConfig)
     except (ValueError, TypeError) as err:
         raise MotionchatError(f"{path}: bad tokenizer config in metadata ({err}); re-export the tokenizer") from None
 

@@ -16,9 +16,6 @@ from motionchat.data.dataset import (
 from motionchat.errors import MotionchatError
 from motionchat.motion.skeleton import HUMANML3D, KITML
 
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
-HUMANML3D_FIXTURE = REALDATA / "humanml3d"
-
 
 def write_dataset(root: Path, lengths: dict[str, list[int]], dim: int = 263, split_dir: str = "") -> Path:
     """A HumanML3D-layout folder of random features; clip IDs are split + index."""
@@ -156,10 +153,8 @@ def test_whole_clips(tmp_path):
 
 
 @pytest.fixture
-def fixture_dir():
-    if not (HUMANML3D_FIXTURE / "new_joint_vecs").is_dir():
-        pytest.skip("real HumanML3D fixtures not available")
-    return HUMANML3D_FIXTURE
+def fixture_dir(realdata):
+    return realdata("humanml3d/new_joint_vecs").parent
 
 
 def test_real_humanml3d_splits_under_meta(fixture_dir):

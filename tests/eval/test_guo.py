@@ -2,7 +2,6 @@
 the published one (random weights), GloVe handling without trusting pickles."""
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,20 +154,15 @@ def test_bad_checkpoints_are_one_line_errors(published, tmp_path):
         GuoEvaluator(unsafe, glove, stats)
 
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata" / "humanml3d"
-
-
-def test_real_humanml3d_captions_and_features(published):
-    if not (REAL / "texts" / "000000.txt").is_file():
-        pytest.skip("HumanML3D fixtures not available")
+def test_real_humanml3d_captions_and_features(published, realdata):
     checkpoint, glove_dir, stats = published
     evaluator = GuoEvaluator(checkpoint, load_glove(glove_dir, allow_pickle=True), stats)
-    caption = read_captions(REAL / "texts" / "000000.txt")[0]  # a man kicks ... with his left leg.
+    caption = read_captions(realdata("humanml3d/texts/000000.txt"))[0]  # a man kicks ... with his left leg.
     vectors, onehots, length = evaluator._word_inputs(caption.tokens)
     assert length == len(caption.tokens) + 2
     tags = [POS_TAGS[i] for i in onehots[:length].argmax(1)]
     # "a" is in the small test GloVe (tag kept), "man" is not (unk/OTHER), "left" is a location word.
     assert tags[0] == "OTHER" and tags[1] == "DET" and tags[2] == "OTHER"
     assert tags[caption.tokens.index("left/ADJ") + 1] == "Loc_VIP"
-    features = load_npy_array(REAL / "new_joint_vecs" / "000000.npy")  # float64, 116 frames
+    features = load_npy_array(realdata("humanml3d/new_joint_vecs/000000.npy"))  # float64, 116 frames
     assert evaluator.embed_motions([features]).shape == (1, 512)

@@ -8,23 +8,15 @@ from motionchat.motion.asf_amc import asf_amc_rig_motion, find_asf, parse_amc, p
 from motionchat.motion.bvh import bvh_rig_motion, parse_bvh
 from motionchat.motion.skeleton import HUMANML3D
 
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
 FEET = [HUMANML3D.joint_index(n) for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
-
-
-def _realdata(relative: str) -> Path:
-    path = REALDATA / relative
-    if not path.is_file():
-        pytest.skip(f"shared/realdata fixture {relative} is not present")
-    return path
 
 
 def _amc_frames(path: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip().isdigit())
 
 
-def test_cmu_asf_amc_imports_onto_22_joints_at_20fps_in_metres():
-    asf, amc = _realdata("cmu/asf_amc/01.asf"), _realdata("cmu/asf_amc/01_01.amc")
+def test_cmu_asf_amc_imports_onto_22_joints_at_20fps_in_metres(realdata):
+    asf, amc = realdata("cmu/asf_amc/01.asf"), realdata("cmu/asf_amc/01_01.amc")
     motion = read_asf_amc(asf, amc)
     joints = motion.joints
     assert joints.shape[1:] == (22, 3) and np.isfinite(joints).all()
@@ -38,15 +30,15 @@ def test_cmu_asf_amc_imports_onto_22_joints_at_20fps_in_metres():
     assert motion.mapping["left_hip"] == "lfemur" and motion.mapping["left_wrist"] == "lwrist"
 
 
-def test_asf_amc_and_its_bvh_conversion_agree():
+def test_asf_amc_and_its_bvh_conversion_agree(realdata):
     """Both importers' kinematics, checked against each other on the same capture.
 
     CMU's BVH conversion (01_01.bvh) adds a rest frame first and leaves out the thorax bone, so the
     legs and lower spine must coincide and the arms must differ by exactly the thorax vector.
     """
-    skeleton = parse_asf(_realdata("cmu/asf_amc/01.asf"))
-    asf = asf_amc_rig_motion(skeleton, parse_amc(_realdata("cmu/asf_amc/01_01.amc"), skeleton), fps=120)
-    bvh = bvh_rig_motion(parse_bvh(_realdata("cmu/bvh_mb_release/01_01.bvh")))
+    skeleton = parse_asf(realdata("cmu/asf_amc/01.asf"))
+    asf = asf_amc_rig_motion(skeleton, parse_amc(realdata("cmu/asf_amc/01_01.amc"), skeleton), fps=120)
+    bvh = bvh_rig_motion(parse_bvh(realdata("cmu/bvh_mb_release/01_01.bvh")))
 
     def asf_at(name):  # BVH files store the raw ASF values, i.e. before dividing by the 0.45 unit
         return asf.positions[:, asf.names.index(name)] * skeleton.length_unit
@@ -61,8 +53,8 @@ def test_asf_amc_and_its_bvh_conversion_agree():
     assert np.abs(asf_at("lhumerus") - bvh_at("LeftArm") - thorax).max() < 1e-3
 
 
-def test_find_asf_beside_amc():
-    amc = _realdata("cmu/asf_amc/01_01.amc")
+def test_find_asf_beside_amc(realdata):
+    amc = realdata("cmu/asf_amc/01_01.amc")
     assert find_asf(amc) == amc.parent / "01.asf"
 
 
@@ -72,9 +64,9 @@ def test_find_asf_when_absent(tmp_path):
         find_asf(tmp_path / "07_01.amc")
 
 
-def test_truncated_amc(tmp_path):
-    asf = _realdata("cmu/asf_amc/01.asf")
-    text = _realdata("cmu/asf_amc/01_01.amc").read_text()
+def test_truncated_amc(tmp_path, realdata):
+    asf = realdata("cmu/asf_amc/01.asf")
+    text = realdata("cmu/asf_amc/01_01.amc").read_text()
     cut = tmp_path / "cut.amc"
     cut.write_text(text[: len(text) // 2])
     with pytest.raises(MotionchatError, match="truncated") as err:
@@ -82,8 +74,8 @@ def test_truncated_amc(tmp_path):
     assert "cut.amc" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_bad_asf_and_missing_files(tmp_path):
-    amc = _realdata("cmu/asf_amc/01_01.amc")
+def test_bad_asf_and_missing_files(tmp_path, realdata):
+    amc = realdata("cmu/asf_amc/01_01.amc")
     garbage = tmp_path / "garbage.asf"
     garbage.write_text("hello\nworld\n")
     with pytest.raises(MotionchatError, match="garbage.asf.*not an ASF"):
@@ -91,12 +83,12 @@ def test_bad_asf_and_missing_files(tmp_path):
     with pytest.raises(MotionchatError, match="missing.asf.*not found"):
         read_asf_amc(tmp_path / "missing.asf", amc)
     with pytest.raises(MotionchatError, match="missing.amc.*not found"):
-        read_asf_amc(_realdata("cmu/asf_amc/01.asf"), tmp_path / "missing.amc")
+        read_asf_amc(realdata("cmu/asf_amc/01.asf"), tmp_path / "missing.amc")
 
 
-def test_amc_bone_missing_from_the_skeleton(tmp_path):
-    asf_text = _realdata("cmu/asf_amc/01.asf").read_text()
+def test_amc_bone_missing_from_the_skeleton(tmp_path, realdata):
+    asf_text = realdata("cmu/asf_amc/01.asf").read_text()
     asf = tmp_path / "renamed.asf"
     asf.write_text(asf_text.replace("ltoes", "ltoe"))
     with pytest.raises(MotionchatError, match="01_01.amc.*'ltoes'.*right .asf"):
-        read_asf_amc(asf, _realdata("cmu/asf_amc/01_01.amc"))
+        read_asf_amc(asf, realdata("cmu/asf_amc/01_01.amc"))

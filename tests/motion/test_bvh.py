@@ -11,17 +11,9 @@ from motionchat.motion.rig import load_joint_map
 from motionchat.motion.rotations import qnormalize, quat_from_axis_angle
 from motionchat.motion.skeleton import HUMANML3D, forward_kinematics
 
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
 MB_BVH = "cmu/bvh_mb_release/01_01.bvh"  # MotionBuilder-style names (LeftUpLeg, LeftArm)
 MAX_BVH = "cmu/bvh_max_release/131_01.bvh"  # 3dsMax-style names (LeftHip, LeftShoulder)
 FEET = [HUMANML3D.joint_index(n) for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
-
-
-def _realdata(relative: str) -> Path:
-    path = REALDATA / relative
-    if not path.is_file():
-        pytest.skip(f"shared/realdata fixture {relative} is not present")
-    return path
 
 
 def _duration_s(path: Path) -> float:
@@ -32,13 +24,13 @@ def _duration_s(path: Path) -> float:
 
 
 @pytest.fixture(scope="module")
-def mb_import():
-    return read_bvh(_realdata(MB_BVH))
+def mb_import(realdata):
+    return read_bvh(realdata(MB_BVH))
 
 
 @pytest.mark.parametrize("relative", [MB_BVH, MAX_BVH])
-def test_cmu_bvh_imports_onto_22_joints_at_20fps_in_metres(relative):
-    path = _realdata(relative)
+def test_cmu_bvh_imports_onto_22_joints_at_20fps_in_metres(relative, realdata):
+    path = realdata(relative)
     motion = read_bvh(path)
     joints = motion.joints
     assert joints.dtype == np.float32 and joints.ndim == 3 and joints.shape[1:] == (22, 3)
@@ -93,8 +85,8 @@ def _floored(joints: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("clip", ["000000", "012314"])
-def test_export_then_import_reproduces_a_real_motion(clip, tmp_path):
-    joints = np.load(_realdata(f"humanml3d/new_joints/{clip}.npy"), allow_pickle=False)
+def test_export_then_import_reproduces_a_real_motion(clip, tmp_path, realdata):
+    joints = np.load(realdata(f"humanml3d/new_joints/{clip}.npy"), allow_pickle=False)
     back = _round_trip(joints, tmp_path)
     mpjpe_m = np.linalg.norm(back.joints - joints, axis=-1).mean()
     assert back.joints.shape == joints.shape
@@ -170,8 +162,8 @@ def _renamed_copy(source: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return path, renaming
 
 
-def test_joint_map_imports_a_renamed_rig(mb_import, tmp_path):
-    path, renaming = _renamed_copy(_realdata(MB_BVH), tmp_path)
+def test_joint_map_imports_a_renamed_rig(mb_import, tmp_path, realdata):
+    path, renaming = _renamed_copy(realdata(MB_BVH), tmp_path)
     with pytest.raises(MotionchatError, match="renamed.bvh.*--joint-map"):
         read_bvh(path)
     direct = {smpl: rig for smpl, rig in mb_import.mapping.items() if rig in renaming}
@@ -182,9 +174,9 @@ def test_joint_map_imports_a_renamed_rig(mb_import, tmp_path):
     assert np.array_equal(read_bvh(path, joint_map=map_path).joints, mb_import.joints)  # or the file itself
 
 
-def test_joint_map_naming_an_absent_rig_joint(tmp_path):
+def test_joint_map_naming_an_absent_rig_joint(tmp_path, realdata):
     with pytest.raises(MotionchatError, match=r"01_01\.bvh.*'NoSuchJoint'"):
-        read_bvh(_realdata(MB_BVH), joint_map={"head": "NoSuchJoint"})
+        read_bvh(realdata(MB_BVH), joint_map={"head": "NoSuchJoint"})
 
 
 # --- Bad input ------------------------------------------------------------------------------------
@@ -195,8 +187,8 @@ def _assert_one_line(err: pytest.ExceptionInfo, name: str) -> None:
     assert "\n" not in message and name in message
 
 
-def test_truncated_bvh(tmp_path):
-    text = _realdata(MB_BVH).read_text()
+def test_truncated_bvh(tmp_path, realdata):
+    text = realdata(MB_BVH).read_text()
     cut = tmp_path / "cut.bvh"
     cut.write_text(text[: len(text) * 2 // 3])
     with pytest.raises(MotionchatError, match="truncated") as err:
@@ -219,8 +211,8 @@ def test_garbage_and_missing_files(tmp_path):
     _assert_one_line(err, "missing.bvh")
 
 
-def test_bad_motion_values(tmp_path):
-    text = _realdata(MAX_BVH).read_text()
+def test_bad_motion_values(tmp_path, realdata):
+    text = realdata(MAX_BVH).read_text()
     bad = tmp_path / "bad.bvh"
     bad.write_text(text.replace("Frame Time: .0083333", "Frame Time: 0"))
     with pytest.raises(MotionchatError, match="Frame Time"):

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -14,18 +12,14 @@ from motionchat.motion.features import (
 from motionchat.motion.rotations import quat_about_y, quat_from_axis_angle, qrot
 from motionchat.motion.skeleton import HUMANML3D, KITML, SkeletonSpec, forward_kinematics
 
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
 CLIPS = ["000000", "012314"]
 # HumanML3D smooths the facing with a Gaussian of sigma 20 frames, truncated at 4 sigma.
 SMOOTHING_REACH_FRAMES = 80
 
 
-def _fixture(clip_id: str) -> tuple[np.ndarray, np.ndarray]:
-    folder = REALDATA / "humanml3d"
-    if not (folder / "new_joints" / f"{clip_id}.npy").is_file():
-        pytest.skip("shared/realdata HumanML3D fixtures are not present")
-    features = np.load(folder / "new_joint_vecs" / f"{clip_id}.npy", allow_pickle=False)
-    joints = np.load(folder / "new_joints" / f"{clip_id}.npy", allow_pickle=False)
+def _fixture(realdata, clip_id: str) -> tuple[np.ndarray, np.ndarray]:
+    features = np.load(realdata(f"humanml3d/new_joint_vecs/{clip_id}.npy"), allow_pickle=False)
+    joints = np.load(realdata(f"humanml3d/new_joints/{clip_id}.npy"), allow_pickle=False)
     return features, joints
 
 
@@ -78,8 +72,8 @@ def test_layout_is_the_documented_one():
 
 
 @pytest.mark.parametrize("clip_id", CLIPS)
-def test_features_to_joints_reproduces_official_new_joints(clip_id):
-    features, joints = _fixture(clip_id)
+def test_features_to_joints_reproduces_official_new_joints(clip_id, realdata):
+    features, joints = _fixture(realdata, clip_id)
     ours = features_to_joints(features)
     assert ours.shape == joints.shape and ours.dtype == np.float32
     error = np.abs(ours - joints).max()
@@ -87,18 +81,18 @@ def test_features_to_joints_reproduces_official_new_joints(clip_id):
     assert error <= 1e-5
 
 
-def test_final_frame_is_the_next_recovered_frame_even_for_one_feature_frame():
-    features, _ = _fixture("000000")
+def test_final_frame_is_the_next_recovered_frame_even_for_one_feature_frame(realdata):
+    features, _ = _fixture(realdata, "000000")
     one = features_to_joints(features[:1], final_frame=True)
     assert one.shape == (2, 22, 3)
     np.testing.assert_allclose(one, features_to_joints(features[:2]), atol=1e-6)
 
 
 @pytest.mark.parametrize("clip_id", CLIPS)
-def test_joints_to_features_reproduces_official_features_from_all_processed_frames(clip_id):
+def test_joints_to_features_reproduces_official_features_from_all_processed_frames(clip_id, realdata):
     """The official features were made from T+1 processed frames; new_joints keeps T of them and
     the last one comes back from the last frame's local velocities."""
-    features, joints = _fixture(clip_id)
+    features, joints = _fixture(realdata, clip_id)
     processed = features_to_joints(features, final_frame=True)
     np.testing.assert_array_equal(processed[:-1], features_to_joints(features))
     assert np.abs(processed[:-1] - joints).max() <= 1e-5
@@ -113,10 +107,10 @@ def test_joints_to_features_reproduces_official_features_from_all_processed_fram
 
 
 @pytest.mark.parametrize("clip_id", CLIPS)
-def test_joints_to_features_on_new_joints_alone(clip_id):
+def test_joints_to_features_on_new_joints_alone(clip_id, realdata):
     """Straight from new_joints (T frames -> T-1 features). The missing last frame only shifts the
     smoothed facing of the frames it reaches, so frames farther than that match to 1e-4."""
-    features, joints = _fixture(clip_id)
+    features, joints = _fixture(realdata, clip_id)
     ours = joints_to_features(joints)
     assert ours.shape == (len(joints) - 1, 263)
     official = features[: len(ours)]

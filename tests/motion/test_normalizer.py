@@ -1,13 +1,9 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from motionchat.errors import MotionchatError
 from motionchat.motion.normalizer import Normalizer
-
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
 
 
 def _stats(dim=263, seed=0):
@@ -82,10 +78,8 @@ def test_missing_or_bad_statistics_files(tmp_path):
         Normalizer.from_dir(tmp_path)
 
 
-def test_official_humanml3d_statistics():
-    folder = REALDATA / "humanml3d"
-    if not (folder / "Mean.npy").is_file():
-        pytest.skip("shared/realdata HumanML3D fixtures are not present")
+def test_official_humanml3d_statistics(realdata):
+    folder = realdata("humanml3d/Mean.npy").parent
     norm = Normalizer.from_dir(folder)
     assert norm.dim == 263
     features = np.load(folder / "new_joint_vecs" / "012314.npy", allow_pickle=False)

@@ -10,15 +10,8 @@ from motionchat.motion.npy import MAX_FILE_FRAMES, read_npy_motion, write_npy
 from motionchat.motion.rotations import quat_from_axis_angle
 from motionchat.motion.skeleton import HUMANML3D, KITML, forward_kinematics
 
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
-HUMANML3D_DIR = REALDATA / "humanml3d"
-
-
-def _official(name: str) -> np.ndarray:
-    path = HUMANML3D_DIR / name
-    if not path.is_file():
-        pytest.skip("shared/realdata HumanML3D fixtures are not present")
-    return np.load(path, allow_pickle=False)
+def _official(realdata, name: str) -> np.ndarray:
+    return np.load(realdata(f"humanml3d/{name}"), allow_pickle=False)
 
 
 def _kit_joints(n_frames=30) -> np.ndarray:
@@ -31,9 +24,9 @@ def _kit_joints(n_frames=30) -> np.ndarray:
 
 
 @pytest.mark.parametrize("clip_id", ["000000", "012314", "000612"])
-def test_raw_fixture_features_are_detected_as_raw(tmp_path, clip_id):
-    features = _official(f"new_joint_vecs/{clip_id}.npy")
-    motion = read_npy_motion(HUMANML3D_DIR / "new_joint_vecs" / f"{clip_id}.npy")
+def test_raw_fixture_features_are_detected_as_raw(tmp_path, clip_id, realdata):
+    features = _official(realdata, f"new_joint_vecs/{clip_id}.npy")
+    motion = read_npy_motion(realdata(f"humanml3d/new_joint_vecs/{clip_id}.npy"))
     assert motion.kind == "features" and motion.skeleton is HUMANML3D
     assert motion.description.startswith("raw 263-d")
     np.testing.assert_array_equal(motion.features, features.astype(np.float32))
@@ -45,9 +38,9 @@ def test_raw_fixture_features_are_detected_as_raw(tmp_path, clip_id):
 
 
 @pytest.mark.parametrize("stats", ["", "meta/alt_mean_std_motiongpt"])
-def test_normalised_fixture_features_need_and_use_statistics(tmp_path, stats):
-    features = _official("new_joint_vecs/012314.npy")
-    normalizer = Normalizer.from_dir(HUMANML3D_DIR / stats)
+def test_normalised_fixture_features_need_and_use_statistics(tmp_path, stats, realdata):
+    features = _official(realdata, "new_joint_vecs/012314.npy")
+    normalizer = Normalizer.from_dir(realdata(f"humanml3d/{stats}"))
     path = tmp_path / "normalised.npy"
     write_npy(path, normalizer.normalize(features))
     with pytest.raises(MotionchatError, match="normalised.*--normalize") as err:
@@ -56,19 +49,19 @@ def test_normalised_fixture_features_need_and_use_statistics(tmp_path, stats):
     motion = read_npy_motion(path, normalizer)
     assert motion.kind == "normalized_features" and "denormalised with" in motion.description
     np.testing.assert_allclose(motion.features, features, atol=1e-5)
-    np.testing.assert_allclose(motion.joints, _official("new_joints/012314.npy"), atol=1e-5)
+    np.testing.assert_allclose(motion.joints, _official(realdata, "new_joints/012314.npy"), atol=1e-5)
 
 
-def test_statistics_of_another_size_are_refused_naming_the_file(tmp_path):
-    features = _official("new_joint_vecs/000000.npy")
+def test_statistics_of_another_size_are_refused_naming_the_file(tmp_path, realdata):
+    features = _official(realdata, "new_joint_vecs/000000.npy")
     path = tmp_path / "normalised.npy"
-    write_npy(path, Normalizer.from_dir(HUMANML3D_DIR).normalize(features))
+    write_npy(path, Normalizer.from_dir(realdata("humanml3d")).normalize(features))
     with pytest.raises(MotionchatError, match=f"{path}: features have 263 values per frame.*251"):
         read_npy_motion(path, Normalizer(np.zeros(251), np.ones(251)))
 
 
-def test_joint_files_in_every_accepted_shape(tmp_path):
-    joints = features_to_joints(_official("new_joint_vecs/000000.npy"))
+def test_joint_files_in_every_accepted_shape(tmp_path, realdata):
+    joints = features_to_joints(_official(realdata, "new_joint_vecs/000000.npy"))
     for name, array in {"j.npy": joints, "flat.npy": joints.reshape(len(joints), 66)}.items():
         write_npy(tmp_path / name, array)
         motion = read_npy_motion(tmp_path / name)

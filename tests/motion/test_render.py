@@ -17,8 +17,6 @@ from motionchat.motion.render import (
 from motionchat.motion.rotations import quat_from_axis_angle
 from motionchat.motion.skeleton import HUMANML3D, KITML, forward_kinematics
 
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
-
 
 def wave_motion(n_frames: int, spec=HUMANML3D, offsets=None) -> np.ndarray:
     """A figure drifting forward while raising and lowering its arms: (T, J, 3) joints."""
@@ -154,10 +152,7 @@ def test_bad_motions_are_user_errors(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_real_humanml3d_clip_renders(tmp_path):
-    path = REALDATA / "humanml3d" / "new_joints" / "012314.npy"
-    if not path.is_file():
-        pytest.skip("shared/realdata HumanML3D fixtures are not present")
-    joints = np.load(path, allow_pickle=False)
+def test_real_humanml3d_clip_renders(tmp_path, realdata):
+    joints = np.load(realdata("humanml3d/new_joints/012314.npy"), allow_pickle=False)
     frames = gif_frames(render_motions([joints[:40]], tmp_path / "real.gif", size_px=128))
     assert frames.shape == (40, 128, 128, 3)

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -26,14 +24,8 @@ from motionchat.motion.skeleton import (
     skeleton_for_feature_dim,
 )
 
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
-
-
-def _fixture_joints(clip_id: str) -> np.ndarray:
-    path = REALDATA / "humanml3d" / "new_joints" / f"{clip_id}.npy"
-    if not path.is_file():
-        pytest.skip("shared/realdata HumanML3D fixtures are not present")
-    return np.load(path, allow_pickle=False).astype(np.float64)
+def _fixture_joints(realdata, clip_id: str) -> np.ndarray:
+    return np.load(realdata(f"humanml3d/new_joints/{clip_id}.npy"), allow_pickle=False).astype(np.float64)
 
 
 def test_parents_follow_the_chains():
@@ -52,9 +44,9 @@ def test_feature_dims_and_lookup():
         skeleton_for_feature_dim(100)
 
 
-def test_target_bone_lengths_match_the_official_joints():
+def test_target_bone_lengths_match_the_official_joints(realdata):
     for clip_id in ("000000", "012314"):
-        lengths = bone_lengths(_fixture_joints(clip_id), HUMANML3D)
+        lengths = bone_lengths(_fixture_joints(realdata, clip_id), HUMANML3D)
         assert np.abs(lengths - HUMANML3D.bone_lengths_m).max() < 3e-6
 
 
@@ -74,30 +66,30 @@ def _sequential_ik(joints, spec, smooth_forward):
 
 
 @pytest.mark.parametrize("smooth_forward", [False, True])
-def test_vectorised_ik_matches_chain_by_chain_ik(smooth_forward):
-    joints = _fixture_joints("000000")
+def test_vectorised_ik_matches_chain_by_chain_ik(smooth_forward, realdata):
+    joints = _fixture_joints(realdata, "000000")
     expected = _sequential_ik(joints, HUMANML3D, smooth_forward)
     np.testing.assert_allclose(inverse_kinematics(joints, HUMANML3D, smooth_forward), expected, atol=1e-12)
 
 
-def test_ik_keeps_identity_root_on_the_first_frame_and_yaw_only_roots():
-    quats = inverse_kinematics(_fixture_joints("012314"), HUMANML3D, smooth_forward=True)
+def test_ik_keeps_identity_root_on_the_first_frame_and_yaw_only_roots(realdata):
+    quats = inverse_kinematics(_fixture_joints(realdata, "012314"), HUMANML3D, smooth_forward=True)
     np.testing.assert_array_equal(quats[0, 0], [1.0, 0.0, 0.0, 0.0])
     np.testing.assert_allclose(quats[:, 0, [1, 3]], 0.0, atol=1e-12)  # turns about Y only
     np.testing.assert_allclose(np.linalg.norm(quats, axis=-1), 1.0, atol=1e-12)
 
 
 @pytest.mark.parametrize("clip_id", ["000000", "012314"])
-def test_fk_of_ik_reproduces_the_fixture(clip_id):
-    joints = _fixture_joints(clip_id)
+def test_fk_of_ik_reproduces_the_fixture(clip_id, realdata):
+    joints = _fixture_joints(realdata, clip_id)
     quats = inverse_kinematics(joints, HUMANML3D, smooth_forward=True)
     rebuilt = forward_kinematics(quats, joints[:, 0], HUMANML3D)
     # The official joints carry float32 bone lengths that wobble by ~1e-6 around the target.
     assert np.abs(rebuilt - joints).max() < 5e-6
 
 
-def test_retarget_sets_target_lengths_and_scales_the_root_path():
-    joints = _fixture_joints("000000")
+def test_retarget_sets_target_lengths_and_scales_the_root_path(realdata):
+    joints = _fixture_joints(realdata, "000000")
     scaled = joints * 1.25  # the same motion on a bigger body
     out = retarget(scaled, HUMANML3D)
     target = np.broadcast_to(HUMANML3D.bone_lengths_m, (len(out), 22))

@@ -35,8 +35,6 @@ from motionchat.motion.smpl.preview import BODY_COLOUR, simplify_mesh
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from tiny_smpl import build_tiny_model, plausible_motion, write_tiny_model  # noqa: E402
 
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
-
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
@@ -120,11 +118,8 @@ def test_analytic_ik_recovers_hinged_limbs(smpl):
         assert np.median(angle_deg[:, joint]) < 0.5, joint
 
 
-def test_fit_of_real_motion_poses(smpl):
-    path = REALDATA / "humanml3d" / "new_joints" / "012314.npy"
-    if not path.is_file():
-        pytest.skip("real HumanML3D fixtures not present")
-    real = np.load(path).astype(np.float64)
+def test_fit_of_real_motion_poses(smpl, realdata):
+    real = np.load(realdata("humanml3d/new_joints/012314.npy")).astype(np.float64)
     # The tiny body's pelvis is not a human's (its hips stick out sideways), so a real clip cannot
     # be matched exactly; its fitted poses, played back on the body, are a real motion it can do.
     rough = fit_smpl(real, smpl)

@@ -5,7 +5,15 @@ import pytest
 from motionchat.errors import MotionchatError
 from motionchat.vq import VQConfig
 from trainer.config import TrainConfig, apply_overrides, config_to_dict, parse_set_options, read_config_file
-from trainer.stage1 import STAGE1_PRESETS, Stage1Config, resolve_config
+from trainer.run_config import RunOptions, resolve_stage_config
+from trainer.stage1 import STAGE1_PRESETS, Stage1Config
+
+
+def new_stage1_config(tmp_path, preset="tiny", config_file=None, set_options=()):
+    """The config a new `trainer stage1` run would train with."""
+    options = RunOptions(tmp_path / "run", preset, config_file, list(set_options), max_steps=None, resume=False, force=False)
+    cfg, _, _ = resolve_stage_config(stage="stage1", presets=STAGE1_PRESETS, default=Stage1Config(), run_dir=options.out, options=options)
+    return cfg
 
 
 def test_set_options_nest_and_parse_to_the_field_types():
@@ -52,11 +60,11 @@ def test_config_files_json_and_toml(tmp_path):
     toml.write_text('crop_frames = 32\n[train]\nlr = 3e-4\nsteps = 10\n[vq]\ncodebook_size = 128\n')
     as_json = tmp_path / "c.json"
     as_json.write_text(json.dumps({"crop_frames": 32, "train": {"lr": 3e-4, "steps": 10}, "vq": {"codebook_size": 128}}))
-    a = resolve_config("tiny", [(read_config_file(toml), str(toml))])
-    b = resolve_config("tiny", [(read_config_file(as_json), str(as_json))])
+    a = new_stage1_config(tmp_path, config_file=toml)
+    b = new_stage1_config(tmp_path, config_file=as_json)
     assert a == b and a.train.lr == 3e-4 and a.vq.codebook_size == 128
     # --set wins over the file (applied later)
-    c = resolve_config("tiny", [(read_config_file(toml), str(toml)), ({"train": {"steps": "7"}}, "--set")])
+    c = new_stage1_config(tmp_path, config_file=toml, set_options=["train.steps=7"])
     assert c.train.steps == 7 and c.train.lr == 3e-4
 
 
@@ -73,7 +81,7 @@ def test_bad_config_files(tmp_path):
         with pytest.raises(MotionchatError, match=message):
             read_config_file(path)
     with pytest.raises(MotionchatError, match="unknown preset 'huge'; choose one of tiny, base"):
-        resolve_config("huge", [])
+        new_stage1_config(tmp_path, preset="huge")
 
 
 def test_a_saved_config_rebuilds_the_same_dataclass():

@@ -1,7 +1,5 @@
 """`trainer data synth | preview | build` through the real CLI: outputs and one-line errors."""
 
-from pathlib import Path
-
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -10,8 +8,6 @@ from typer.testing import CliRunner
 from motionchat.data.dataset import MotionClips
 from trainer.cli import app
 
-REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
-CMU = REALDATA / "cmu"
 runner = CliRunner()
 
 
@@ -69,8 +65,8 @@ def test_build_refuses_bad_captions(tmp_path):
     assert_one_line_error(invoke("build", "--bvh-dir", tmp_path / "missing", "--captions", captions, "--out", tmp_path / "o"), "missing")
 
 
-@pytest.mark.skipif(not CMU.is_dir(), reason="CMU fixtures not present")
-def test_build_turns_cmu_bvh_files_into_a_dataset(tmp_path):
+def test_build_turns_cmu_bvh_files_into_a_dataset(tmp_path, realdata):
+    cmu = realdata("cmu")
     captions = tmp_path / "captions.csv"
     captions.write_text(
         "file,caption,split\n"
@@ -81,7 +77,7 @@ def test_build_turns_cmu_bvh_files_into_a_dataset(tmp_path):
         "131_02,a person is dancing,val\n"
     )
     out = tmp_path / "mine"
-    result = invoke("build", "--bvh-dir", CMU, "--captions", captions, "--out", out)
+    result = invoke("build", "--bvh-dir", cmu, "--captions", captions, "--out", out)
     assert result.exit_code == 0, result.output
     train = MotionClips(out, "train", with_captions=True)
     assert len(train) >= 2 and train.lengths.max() <= 196 and train.lengths.min() >= 40

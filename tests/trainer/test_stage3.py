@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,20 +157,15 @@ def test_corruption_replaces_motion_codes_of_the_decoder_input_only(stage):
         Stage3Config(corruption_tau=1.0)
 
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "humanml3d"
-
-
-def test_real_humanml3d_has_no_programs_or_edits_so_those_families_are_skipped_with_a_note(tmp_path):
-    if not (REAL / "texts" / "012314.txt").is_file():
-        pytest.skip("real HumanML3D fixtures not available")
+def test_real_humanml3d_has_no_programs_or_edits_so_those_families_are_skipped_with_a_note(tmp_path, realdata):
     data = tmp_path / "humanml3d"
     for folder in ("new_joint_vecs", "texts"):
         (data / folder).mkdir(parents=True)
         for clip_id in ("012314", "000000"):
-            (data / folder / f"{clip_id}{'.npy' if folder == 'new_joint_vecs' else '.txt'}").symlink_to(
-                REAL / folder / f"{clip_id}{'.npy' if folder == 'new_joint_vecs' else '.txt'}")
+            name = f"{folder}/{clip_id}{'.npy' if folder == 'new_joint_vecs' else '.txt'}"
+            (data / name).symlink_to(realdata(f"humanml3d/{name}"))
     for name in ("Mean.npy", "Std.npy"):
-        (data / name).symlink_to(REAL / name)
+        (data / name).symlink_to(realdata(f"humanml3d/{name}"))
     (data / "train.txt").write_text("012314\n")
     (data / "test.txt").write_text("000000\n")
     stage = InstructStage(Stage3Config(), data, tiny_stage2_run(), tmp_path / "bundle", tmp_path / "run")
