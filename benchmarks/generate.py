@@ -1,4 +1,4 @@
-"""Speed of text->motion generation with the tiny preset on CPU.
+"""Speed of text->motion generation on CPU: the tiny preset with random weights, or a trained bundle.
 
 Prints
   1. the median latency of one text->motion request for a 196-frame motion, split into language
@@ -11,12 +11,14 @@ close to what an idle core would take. One thread is the default: token-by-token
 chain of small products that a second intra-op thread slows down (on a 2-core machine, about 2x
 at batch size 1 when the machine was quiet, far more when it was busy).
 
-Weights are random (speed does not depend on training), so the motion length is forced: the
-decoding bounds are min = max = 196 frames, i.e. <eom> is masked until code 49 and forced there.
-The text tokenizer is trained on the shipped task templates. The VQ-VAE has the tiny stage-1
-preset's architecture (random weights) and the normaliser is an identity one.
+By default the weights are random (speed does not depend on training): the text tokenizer is
+trained on the shipped task templates, the VQ-VAE has the tiny stage-1 preset's architecture and
+the normaliser is an identity one. With --bundle the trained bundle's language model, tokenizer,
+VQ-VAE, normaliser and skeleton are timed instead. Either way the motion length is forced, so the
+figures compare: the decoding bounds are min = max = 196 frames, i.e. <eom> is masked until code
+49 and forced there.
 
-    python benchmarks/generate.py [--threads 1] [--repeats 15] [--batch-repeats 3] [--compare-hf]
+    python benchmarks/generate.py [--bundle PATH] [--threads 1] [--repeats 15] [--batch-repeats 3] [--compare-hf]
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ import argparse
 import os
 import statistics
 import time
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from transformers import LogitsProcessorList
+from transformers.utils import logging as hf_logging
 
+from motionchat.bundle import load_bundle
+from motionchat.errors import friendly_errors
 from motionchat.lm.constraints import OutputConstraint, banned_in_text
 from motionchat.lm.generation import DecodingConfig, generate
 from motionchat.lm.model import TINY, build_lm
@@ -92,12 +98,31 @@ def hf_generate(lm, prompts, expected_ids):
     assert out[0, 1:].tolist()[: len(expected_ids)] == expected_ids, "transformers decoded differently"
 
 
+def random_tiny_model():
+    """The tiny preset's networks with random weights: (language model, VQ-VAE, normaliser, skeleton, label)."""
+    lm = build_lm(TINY, TINY_VQ.codebook_size, template_sentences())
+    torch.manual_seed(0)
+    vq = MotionVQVAE(TINY_VQ).eval()
+    normalizer = Normalizer(np.zeros(HUMANML3D.feature_dim, np.float32), np.ones(HUMANML3D.feature_dim, np.float32))
+    return lm, vq, normalizer, HUMANML3D, "tiny preset, random weights"
+
+
+def trained_model(path: Path):
+    """A trained bundle's networks, in the same shape as `random_tiny_model`."""
+    hf_logging.disable_progress_bar()  # a "Loading weights" bar on stderr, between the figures
+    bundle = load_bundle(path)
+    presets = "/".join(bundle.config.presets.get(stage, "?") for stage in ("stage1", "stage2", "stage3"))
+    return bundle.lm, bundle.vq, bundle.normalizer, bundle.skeleton, f"bundle {path} (presets {presets})"
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+@friendly_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, help="time a trained bundle instead of random tiny weights")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (see the note above)")
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per single-request figure (median)")
     parser.add_argument("--batch-repeats", type=int, default=3, help="timed runs per 32-prompt figure (median)")
@@ -106,13 +131,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"load average before: {load_average()} ({os.cpu_count()} cores)")
 
-    lm = build_lm(TINY, TINY_VQ.codebook_size, template_sentences())
-    torch.manual_seed(0)
-    vq = MotionVQVAE(TINY_VQ).eval()
-    normalizer = Normalizer(np.zeros(HUMANML3D.feature_dim, np.float32), np.ones(HUMANML3D.feature_dim, np.float32))
+    lm, vq, normalizer, skeleton, label = random_tiny_model() if args.bundle is None else trained_model(args.bundle)
     n_params = sum(p.numel() for p in lm.model.parameters())
     print(
-        f"tiny preset: {n_params / 1e6:.2f} M parameters, vocabulary {lm.vocab.size} "
+        f"{label}: {n_params / 1e6:.2f} M parameters, vocabulary {lm.vocab.size} "
         f"({lm.vocab.text_size} text + {lm.vocab.codebook_size} motion + 4 specials); torch threads {args.threads}"
     )
 
@@ -127,12 +149,12 @@ def main() -> None:
 
     def to_joints(features):
         with torch.inference_mode():
-            return features_to_joints_torch(normalizer.denormalize(features), HUMANML3D)
+            return features_to_joints_torch(normalizer.denormalize(features), skeleton)
 
     def request(prompts):
         answers = lm_generate(prompts)
         joints = to_joints(vq_decode(torch.tensor([a[0].codes for a in answers])))
-        assert joints.shape == (len(prompts), MAX_FRAMES, 22, 3)
+        assert joints.shape == (len(prompts), MAX_FRAMES, skeleton.n_joints, 3)
 
     one = PROMPTS[:1]
     answers = lm_generate(one)

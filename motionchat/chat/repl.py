@@ -17,7 +17,6 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings
 from rich.console import Console
-from rich.table import Table
 
 from motionchat.chat.engine import Engine
 from motionchat.chat.replies import show_reply
@@ -100,6 +99,8 @@ class Repl:
             path.parent.mkdir(parents=True, exist_ok=True)
             prompt_session = PromptSession(history=FileHistory(str(path)))
         self.prompt = prompt_session
+        # The model loads while the first prompt waits for a request, and again after /bundle.
+        self.prompt.app.after_render += lambda app: self.engine.start_loading()
         self.handlers: dict[str, Callable[[list[str]], bool | None]] = {
             "/help": self._help, "/open": self._open, "/list": self._list, "/save": self._save,
             "/render": self._render, "/play": self._play, "/bundle": self._bundle,
@@ -148,6 +149,8 @@ class Repl:
         return bool(handler(words[1:]))
 
     def _help(self, args: list[str]) -> None:
+        from rich.table import Table
+
         table = Table(show_header=False, box=None, padding=(0, 2))
         for usage, what in COMMANDS.items():
             table.add_row(f"[cyan]{usage}[/]", what)
@@ -163,6 +166,8 @@ class Repl:
         if not self.engine.session.motions:
             self.console.print("no motions yet")
             return
+        from rich.table import Table
+
         table = Table("name", "frames", "seconds", "origin")
         for m in self.engine.session.motions:
             table.add_row(m.name, str(m.frames), f"{frames_to_seconds(m.frames, m.skeleton.fps):.1f}", m.origin)
