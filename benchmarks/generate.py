@@ -33,7 +33,6 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from transformers import LogitsProcessorList
-from transformers.utils import logging as hf_logging
 
 from motionchat.bundle import load_bundle
 from motionchat.errors import friendly_errors
@@ -109,7 +108,6 @@ def random_tiny_model():
 
 def trained_model(path: Path):
     """A trained bundle's networks, in the same shape as `random_tiny_model`."""
-    hf_logging.disable_progress_bar()  # a "Loading weights" bar on stderr, between the figures
     bundle = load_bundle(path)
     presets = "/".join(bundle.config.presets.get(stage, "?") for stage in ("stage1", "stage2", "stage3"))
     return bundle.lm, bundle.vq, bundle.normalizer, bundle.skeleton, f"bundle {path} (presets {presets})"

@@ -86,10 +86,7 @@ class Engine:
         try:
             import torch
 
-            from transformers.utils import logging as hf_logging
-
             torch.set_num_threads(1)  # one decoding stream is fastest single-threaded on small CPUs
-            hf_logging.disable_progress_bar()
             from motionchat.bundle import load_bundle
 
             bundle = load_bundle(path)

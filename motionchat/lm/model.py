@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import torch
 from transformers import PreTrainedTokenizerBase, T5Config, T5ForConditionalGeneration
+from transformers.utils import logging as hf_logging
 
 from motionchat.errors import MotionchatError
 from motionchat.lm.tokenizer import load_text_tokenizer, text_tokenizer_from_sentencepiece, train_sentencepiece
@@ -142,6 +143,7 @@ def load_pretrained_t5(directory: str | Path) -> T5ForConditionalGeneration:
         raise MotionchatError(
             f"{directory}: holds a {model_type!r} model, not T5; use a T5 checkpoint (e.g. flan-t5-base)"
         )
+    hf_logging.disable_progress_bar()  # its "Loading weights" bar would break into our own output
     try:
         # safetensors when present; a legacy .bin goes through torch.load(weights_only=True)
         model = T5ForConditionalGeneration.from_pretrained(directory, local_files_only=True, weights_only=True)

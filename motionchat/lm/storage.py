@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase, T5ForConditionalGeneration
+from transformers.utils import logging as hf_logging
 
 from motionchat.errors import MotionchatError
 from motionchat.lm.model import LanguageModel, load_pretrained_t5
@@ -44,6 +45,7 @@ def save_lm(
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
     try:
+        hf_logging.disable_progress_bar()  # its "Writing model shards" bar would break into our own output
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         (staging / VOCAB_LAYOUT_FILE).write_text(json.dumps(vocab.to_dict(), indent=2) + "\n")
