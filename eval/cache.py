@@ -27,7 +27,7 @@ def motion_key(motion: np.ndarray) -> tuple:
     return motion.shape, hashlib.blake2b(motion.tobytes(), digest_size=16).digest()
 
 
-def _memoised(items: Sequence, keys: list[Hashable], cache: dict, compute: Callable[[list], Sequence[T]]) -> list[T]:
+def memoised(items: Sequence, keys: list[Hashable], cache: dict, compute: Callable[[list], Sequence[T]]) -> list[T]:
     """Values for `items`: cached ones looked up, the others computed in one call and stored."""
     missing = {}
     for item, key in zip(items, keys):
@@ -50,11 +50,11 @@ class CachedEmbedder:
 
     def embed_motions(self, motions: Sequence[np.ndarray]) -> np.ndarray:
         keys = [motion_key(m) for m in motions]
-        return np.stack(_memoised(motions, keys, self._motions, lambda todo: list(self.embedder.embed_motions(todo))))
+        return np.stack(memoised(motions, keys, self._motions, lambda todo: list(self.embedder.embed_motions(todo))))
 
     def embed_texts(self, texts: Sequence[TextInput]) -> np.ndarray:
         keys = [(t.text, t.tokens) if isinstance(t, Caption) else (t, None) for t in texts]
-        return np.stack(_memoised(texts, keys, self._texts, lambda todo: list(self.embedder.embed_texts(todo))))
+        return np.stack(memoised(texts, keys, self._texts, lambda todo: list(self.embedder.embed_texts(todo))))
 
 
 class CachedRecognizer:
@@ -65,4 +65,4 @@ class CachedRecognizer:
         self._programs: dict = {}
 
     def recognise(self, motions: Sequence[np.ndarray]) -> list[Program]:
-        return _memoised(motions, [motion_key(m) for m in motions], self._programs, self.recognizer.recognise)
+        return memoised(motions, [motion_key(m) for m in motions], self._programs, self.recognizer.recognise)

@@ -2,7 +2,7 @@
 
 Train the evaluation networks once per dataset (`train-evaluator`, and `train-recognizer` on the
 synthetic corpus), then evaluate: one task (`t2m`, `m2t`, `predict`, `inbetween`, `edit`,
-`tokenizer`) or `all` of them. Every evaluation writes a report folder (report.json, report.md,
+`diff`, `tokenizer`) or `all` of them. Every evaluation writes a report folder (report.json, report.md,
 one PNG per task) with the baseline rows beside the model's. Heavy modules are imported inside
 the commands so that `--help` is quick.
 """
@@ -27,7 +27,7 @@ from motionchat.errors import MotionchatError, friendly_errors
 from trainer.options import RUN_OPTIONS
 
 app = typer.Typer(
-    help="Evaluate motionchat models: text-to-motion, captioning, prediction, in-betweening, editing, the tokenizer.",
+    help="Evaluate motionchat models: text-to-motion, captioning, prediction, in-betweening, editing, differences, the tokenizer.",
     no_args_is_help=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -210,12 +210,16 @@ def _model_generator(bundle: Path, device: str):
 def _baselines(tasks: list[str], data) -> dict[str, list]:
     """The baseline generators of each task; the retrieval index is built once and shared."""
     from eval.generators import ClipIndex, GroundTruthGenerator, HoldLastPoseGenerator, RetrievalGenerator, UnchangedGenerator
+    from eval.synth_data import read_differences
 
     test = ClipIndex(data.test)
     edit_targets = {p.pair_id: test.features(p.target) for p in data.test_edit_pairs}
-    shared = [GroundTruthGenerator(test, edit_targets), HoldLastPoseGenerator(), UnchangedGenerator()]
+    differences = read_differences(data.root) if "diff" in tasks else {}
+    shared = [GroundTruthGenerator(test, edit_targets, differences), HoldLastPoseGenerator(), UnchangedGenerator()]
     if any(task in RetrievalGenerator.tasks for task in tasks):
-        shared.insert(1, RetrievalGenerator(data.train, data.normalizer))
+        train_ids = set(data.train.clip_ids)  # the two clips of a pair share a split
+        train_pairs = [(p.source, p.target, differences[p.pair_id]) for p in data.edit_pairs or [] if p.pair_id in differences and p.source in train_ids]
+        shared.insert(1, RetrievalGenerator(data.train, data.normalizer, train_pairs))
     return {task: [g for g in shared if task in g.tasks] for task in tasks}
 
 
@@ -264,17 +268,23 @@ def run_evaluation(
 
     from eval.cache import CachedEmbedder, CachedRecognizer
     from eval.data import EvalData
-    from eval.protocols import ProtocolConfig, evaluate_completion, evaluate_edit, evaluate_m2t, evaluate_t2m, evaluate_tokenizer
+    from eval.protocols import ProtocolConfig, evaluate_completion, evaluate_diff, evaluate_edit, evaluate_m2t, evaluate_t2m, evaluate_tokenizer
     from eval.recognizer import load_recognizer
     from eval.report import write_report
 
     started = time.perf_counter()
     torch.manual_seed(seed)
     dataset = EvalData(data, limit)
-    embedder, meta_evaluator = _embedder(evaluator, guo_checkpoint, guo_glove, guo_stats, trust_glove, device)
-    embedder = CachedEmbedder(embedder)
-    if "edit" in tasks and not dataset.test_edit_pairs:
-        raise MotionchatError(f"{data}: no edit pairs among the evaluated test clips; `edit` needs the synthetic corpus's edits.jsonl")
+    if tasks == ["diff"]:  # judged by reading the sentences: no embeddings
+        embedder, meta_evaluator = None, {"evaluator": "none (diff needs none)"}
+    else:
+        embedder, meta_evaluator = _embedder(evaluator, guo_checkpoint, guo_glove, guo_stats, trust_glove, device)
+        embedder = CachedEmbedder(embedder)
+    for task in ("edit", "diff"):
+        if task in tasks and not dataset.test_edit_pairs:
+            raise MotionchatError(f"{data}: no edit pairs among the evaluated test clips; `{task}` needs the synthetic corpus's edits.jsonl")
+    if "diff" in tasks and dataset.programs is None:
+        raise MotionchatError(f"{data}: no labels.jsonl, so no true edits to judge differences by; `diff` needs the synthetic corpus")
     program_recognizer = CachedRecognizer(load_recognizer(recognizer, device)) if recognizer is not None else None
     if program_recognizer is not None and dataset.programs is None:
         raise MotionchatError(f"{data}: no labels.jsonl, so no programs to check; drop --recognizer for this dataset")
@@ -294,21 +304,23 @@ def run_evaluation(
             began = time.perf_counter()
             if task == "tokenizer":
                 bar = progress.add_task(task, total=len(dataset.test_indices))
-                result = evaluate_tokenizer(*tokenizer, dataset, embedder, advance=lambda b=bar: progress.advance(b))
+                produced = [evaluate_tokenizer(*tokenizer, dataset, embedder, advance=lambda b=bar: progress.advance(b))]
             else:
                 generators = ([model] if model is not None and task in model.tasks else []) + baselines[task]
                 bar = progress.add_task(task, total=repeats * len(generators))
                 advance = lambda b=bar: progress.advance(b)  # noqa: E731
-                if task == "t2m":
-                    result = evaluate_t2m(generators, dataset, embedder, cfg, program_recognizer, advance)
+                if task == "t2m":  # with the compositional split's result when there is one
+                    produced = evaluate_t2m(generators, dataset, embedder, cfg, program_recognizer, advance)
                 elif task == "m2t":
-                    result = evaluate_m2t(generators, dataset, embedder, cfg, advance)
+                    produced = [evaluate_m2t(generators, dataset, embedder, cfg, advance)]
                 elif task == "edit":
-                    result = evaluate_edit(generators, dataset, embedder, cfg, program_recognizer, advance)
+                    produced = [evaluate_edit(generators, dataset, embedder, cfg, program_recognizer, advance)]
+                elif task == "diff":
+                    produced = [evaluate_diff(generators, dataset, cfg, advance)]
                 else:
-                    result = evaluate_completion(task, generators, dataset, embedder, cfg, advance)
-            result.seconds = time.perf_counter() - began
-            results.append(result)
+                    produced = [evaluate_completion(task, generators, dataset, embedder, cfg, advance)]
+            produced[0].seconds = time.perf_counter() - began
+            results.extend(produced)
 
     meta = {
         "dataset": f"{dataset.root} ({len(dataset.test_indices)} of {len(dataset.test)} test clips)",
@@ -346,6 +358,7 @@ app.command("m2t")(_task_command("m2t", "Motion to text: BLEU@1/4, ROUGE-L, CIDE
 app.command("predict")(_task_command("predict", "Motion prediction from the first 20%: ADE/FDE (two definitions), FID, Diversity."))
 app.command("inbetween")(_task_command("inbetween", "In-betweening from the first and last 25%: ADE/FDE, FID, Diversity."))
 app.command("edit")(_task_command("edit", "Motion editing on the synthetic corpus's edit pairs: program accuracy, FID, R-Precision."))
+app.command("diff")(_task_command("diff", "Motion difference on the synthetic corpus's edit pairs: correct descriptions, BLEU@4."))
 
 
 @app.command("tokenizer")
@@ -376,7 +389,7 @@ def tokenizer_command(data: DataOption, out: ReportOption, *, options: dict[str,
     ),
 )
 def all_command(data: DataOption, out: ReportOption, *, options: dict[str, Any]) -> None:
-    """Every task the data allows (edit needs the synthetic corpus; tokenizer a bundle or --vq), one report.
+    """Every task the data allows (edit and diff need the synthetic corpus; tokenizer a bundle or --vq), one report.
 
     Example: [bold]motionchat-eval all --bundle B --data data/synth --evaluator runs/evaluator --out report --limit 256[/]
     """
@@ -384,7 +397,7 @@ def all_command(data: DataOption, out: ReportOption, *, options: dict[str, Any])
 
     tasks = ["t2m", "m2t", "predict", "inbetween"]
     if (data / EDITS_FILE).is_file():
-        tasks.append("edit")
+        tasks += ["edit", "diff"]
     if options["bundle"] is not None or options["vq"] is not None:
         tasks.append("tokenizer")
     run_evaluation(tasks, data=data, out=out, **options)

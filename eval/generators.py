@@ -4,19 +4,24 @@ A `Generator` turns requests into motions or captions. The model bundle implemen
 language model; the baselines here implement it from the dataset, and give every report its
 reference rows:
 
-- `GroundTruthGenerator`: the test clip itself (its motion, one of its captions, the edited clip);
-- `RetrievalGenerator`: the nearest training clip (by caption words for text, by motion otherwise);
+- `GroundTruthGenerator`: the test clip itself (its motion, one of its captions, the edited clip,
+  the edit pair's own difference sentence);
+- `RetrievalGenerator`: the nearest training clip (by caption words for text, by motion otherwise),
+  or for a pair of motions the difference sentence of the nearest training edit pair;
 - `HoldLastPoseGenerator`: prediction / in-betweening that freezes the last known pose;
 - `UnchangedGenerator`: editing that returns the source motion as it is.
 
 Motions, in and out, are raw (unnormalised) (T, D) features of the dataset's representation.
 Requests carry the test clip's id: baselines use it to look things up; a model must ignore it.
+A generator that stands something in for a malformed answer (the model) keeps an `AnswerTally`
+as `tally`, so that reports can say how often that happened.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -24,11 +29,12 @@ import numpy as np
 from eval.cache import motion_key
 from eval.metrics.text import tokenize
 from motionchat.data.dataset import MotionClips
+from motionchat.errors import MotionchatError
 from motionchat.motion.features import feature_layout
 from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.skeleton import skeleton_for_feature_dim
 
-TASKS = ("t2m", "m2t", "predict", "inbetween", "edit")
+TASKS = ("t2m", "m2t", "predict", "inbetween", "edit", "diff")
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,32 @@ class EditRequest:
     clip_id: str  # the edit pair's id
 
 
+@dataclass(frozen=True)
+class DiffRequest:
+    """Say in one sentence how `second` differs from `first`."""
+
+    first: np.ndarray  # (T, D)
+    second: np.ndarray  # (T', D)
+    clip_id: str  # the edit pair's id
+
+
+@dataclass
+class AnswerTally:
+    """How many answers a generator gave per task, and how many of them were malformed.
+
+    Args:
+        stand_ins: per task, what is scored in place of a malformed answer (said in the report).
+    """
+
+    stand_ins: dict[str, str]
+    given: Counter = field(default_factory=Counter)
+    malformed: Counter = field(default_factory=Counter)
+
+    def count(self, task: str, ok: Sequence[bool]) -> None:
+        self.given[task] += len(ok)
+        self.malformed[task] += sum(not k for k in ok)
+
+
 @runtime_checkable
 class Generator(Protocol):
     """A model (or baseline) under evaluation. Methods of tasks it does not support may raise
@@ -103,6 +135,10 @@ class Generator(Protocol):
 
     def edit(self, requests: Sequence[EditRequest], seed: int) -> list[np.ndarray]: ...
 
+    def difference(self, requests: Sequence[DiffRequest], seed: int) -> list[str]:
+        """-> for each pair, one sentence saying how the second motion differs from the first."""
+        ...
+
 
 class _Unsupported:
     """Default methods for baselines that answer only some tasks."""
@@ -129,6 +165,9 @@ class _Unsupported:
     def edit(self, requests, seed):
         self._refuse("edit")
 
+    def difference(self, requests, seed):
+        self._refuse("diff")
+
 
 class ClipIndex:
     """Clips of a split by id, with their captions."""
@@ -149,15 +188,17 @@ class GroundTruthGenerator(_Unsupported):
 
     Captions: one of the clip's own, drawn from the seed; the protocol then scores it against the
     clip's other captions (`caption_from_references`). Edits: the edited clip of the pair.
+    Differences: the pair's own sentence of the corpus.
     """
 
     name = "ground truth"
     tasks = TASKS
     caption_from_references = True
 
-    def __init__(self, test: ClipIndex, edit_targets: dict[str, np.ndarray] | None = None):
+    def __init__(self, test: ClipIndex, edit_targets: dict[str, np.ndarray] | None = None, differences: dict[str, str] | None = None):
         self.test = test
         self.edit_targets = edit_targets or {}
+        self.differences = differences or {}
 
     def text_to_motion(self, prompts, n_samples, seed):
         return [[self.test.features(p.clip_id)] * n_samples for p in prompts]
@@ -174,6 +215,9 @@ class GroundTruthGenerator(_Unsupported):
 
     def edit(self, requests, seed):
         return [self.edit_targets[r.clip_id] for r in requests]
+
+    def difference(self, requests, seed):
+        return [self.differences[r.clip_id] for r in requests]
 
 
 class _BagOfWords:
@@ -221,16 +265,20 @@ class RetrievalGenerator(_Unsupported):
     prompt, sample s being the (s+1)-th nearest clip. Motion to text: the first caption of the
     clip with the nearest motion descriptor. Prediction / in-betweening: the clip whose opening
     frames are nearest to the known start (root and joint positions, normalised); its
-    continuation fills the unknown frames. All deterministic (the seed is not used).
+    continuation fills the unknown frames. Difference: the sentence of the training edit pair
+    (`train_differences`: source id, target id, sentence) whose change of motion descriptor
+    (second minus first) is nearest to the requested pair's; on a 3k-clip corpus this reads twice
+    as many edits right as comparing the two descriptors themselves. All deterministic (the seed
+    is not used).
     """
 
     name = "retrieval"
-    tasks = ("t2m", "m2t", "predict", "inbetween")
+    tasks = ("t2m", "m2t", "predict", "inbetween", "diff")
     samples_differ = True
     OPENING_FRAMES = 64  # longest known start compared (in-betweening keeps 25% of <= 196 frames)
     OPENING_STEP = 4  # every 4th frame of it: HumanML3D's ~23k training clips stay ~100 MB
 
-    def __init__(self, train: MotionClips, normalizer: Normalizer):
+    def __init__(self, train: MotionClips, normalizer: Normalizer, train_differences: Sequence[tuple[str, str, str]] = ()):
         self.train = train
         self.normalizer = normalizer
         self.caption_owner = [i for i, captions in enumerate(train.captions) for _ in captions]
@@ -244,6 +292,9 @@ class RetrievalGenerator(_Unsupported):
             openings.append(self._opening(normalised))
         self.descriptors = np.stack(descriptors)
         self.openings = np.stack(openings)  # (N, OPENING_FRAMES / OPENING_STEP, pose dims)
+        position = {clip_id: i for i, clip_id in enumerate(train.clip_ids)}
+        self.pair_sentences = [sentence for _, _, sentence in train_differences]
+        self.pair_changes = np.array([self.descriptors[position[b]] - self.descriptors[position[a]] for a, b, _ in train_differences])
         self._nearest: dict = {}  # answers are deterministic: repeats reuse them
 
     def _opening(self, normalised: np.ndarray) -> np.ndarray:
@@ -260,21 +311,24 @@ class RetrievalGenerator(_Unsupported):
                     break
         return clips
 
-    def text_to_motion(self, prompts, n_samples, seed):
-        return [[self.train.features(c) for c in self._nearest_clips(p.caption, n_samples)] for p in prompts]
-
-    def _memo(self, kind: str, motion: np.ndarray, search) -> int:
-        key = (kind, *motion_key(motion))
+    def _memo(self, key: tuple, search, *args):
+        """`search(*args)`, or its answer from an earlier call with the same `key`."""
         if key not in self._nearest:
-            self._nearest[key] = search(motion)
+            self._nearest[key] = search(*args)
         return self._nearest[key]
 
+    def text_to_motion(self, prompts, n_samples, seed):
+        nearest = [self._memo(("t2m", p.caption, n_samples), self._nearest_clips, p.caption, n_samples) for p in prompts]
+        return [[self.train.features(c) for c in clips] for clips in nearest]
+
+    def _descriptor(self, motion: np.ndarray) -> np.ndarray:
+        return self._memo(("descriptor", *motion_key(motion)), lambda m: motion_descriptor(self.normalizer.normalize(m)), motion)
+
     def _nearest_descriptor(self, motion: np.ndarray) -> int:
-        query = motion_descriptor(self.normalizer.normalize(motion))
-        return int(np.argmin(np.linalg.norm(self.descriptors - query, axis=1)))
+        return int(np.argmin(np.linalg.norm(self.descriptors - self._descriptor(motion), axis=1)))
 
     def motion_to_text(self, requests, seed):
-        return [self.train.captions[self._memo("m2t", r.motion, self._nearest_descriptor)][0].text for r in requests]
+        return [self.train.captions[self._memo(("m2t", *motion_key(r.motion)), self._nearest_descriptor, r.motion)][0].text for r in requests]
 
     def _nearest_opening_index(self, start: np.ndarray) -> int:
         steps = -(-min(len(start), self.OPENING_FRAMES) // self.OPENING_STEP)  # sampled frames inside the start
@@ -282,7 +336,7 @@ class RetrievalGenerator(_Unsupported):
         return int(np.argmin(((self.openings[:, :steps] - query) ** 2).sum(axis=(1, 2))))
 
     def _nearest_opening(self, start: np.ndarray) -> np.ndarray:
-        return self.train.features(self._memo("opening", start, self._nearest_opening_index))
+        return self.train.features(self._memo(("opening", *motion_key(start)), self._nearest_opening_index, start))
 
     def predict(self, requests, seed):
         out = []
@@ -297,6 +351,16 @@ class RetrievalGenerator(_Unsupported):
             neighbour = fit_length(self._nearest_opening(r.start), r.frames)
             out.append(np.concatenate([r.start, neighbour[len(r.start) : r.frames - len(r.end)], r.end]))
         return out
+
+    def difference(self, requests, seed):
+        if not self.pair_sentences:
+            raise MotionchatError("retrieval: no training edit pairs to take difference sentences from; diff needs the synthetic corpus")
+        keys = [("diff", *motion_key(r.first), *motion_key(r.second)) for r in requests]
+        return [self.pair_sentences[self._memo(key, self._nearest_pair, r.first, r.second)] for key, r in zip(keys, requests)]
+
+    def _nearest_pair(self, first: np.ndarray, second: np.ndarray) -> int:
+        change = self._descriptor(second) - self._descriptor(first)
+        return int(np.argmin(np.linalg.norm(self.pair_changes - change, axis=1)))
 
 
 def held_pose(frame: np.ndarray, frames: int) -> np.ndarray:

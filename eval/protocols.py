@@ -5,8 +5,12 @@ repeat's value, so the report can give mean ± 95% interval. One repeat:
 
 - t2m: one random caption per test clip (shuffled order); one motion per caption of the clip's
   length. FID (against the test motions), R-Precision top-1/2/3 (batches of 32), MM-Dist,
-  Diversity (300 pairs); MultiModality from `mm_samples` motions for each of `mm_prompts`
-  captions (10 pairs); program accuracy through the recogniser (synthetic corpus).
+  Diversity (300 pairs); program accuracy through the recogniser (synthetic corpus).
+  MultiModality: `mm_samples` motions for each of `mm_prompts` captions (10 pairs each), the
+  captions spread over the repeats (100 captions, 20 repeats: 5 a repeat), so that its mean is
+  over all of them while the model generates them once, not once per repeat. The compositional
+  split (synthetic corpus: test clips with two consecutive actions in an order held out of
+  training) is scored again on its own, from the same motions.
 - m2t: one caption per test motion: BLEU@1/4, ROUGE-L, CIDEr-D against the clip's captions,
   R-Precision and MM-Dist of the caption against the motion; program accuracy of the caption
   through the corpus's caption parser.
@@ -16,7 +20,12 @@ repeat's value, so the report can give mean ± 95% interval. One repeat:
 - edit (synthetic corpus): the source clip and the instruction of each test edit pair; program
   accuracy of the result against the target program, FID against the target clips, R-Precision
   and MM-Dist against the target's captions.
+- diff (synthetic corpus): both clips of each test edit pair; the share of sentences that name
+  the pair's true edit (`eval.metrics.differences`), BLEU@4 against the pair's own sentence.
 - tokenizer: one deterministic pass of encoding and decoding every test clip (no repeats).
+
+A generator that stands something in for its malformed answers (the model: see its `tally`) gets
+a "malformed" column, the share of its answers of the repeat that were malformed, and a note.
 """
 
 from __future__ import annotations
@@ -28,12 +37,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from eval.cache import motion_key
-from eval.data import EvalData
+from eval.data import EditPair, EvalData
 from eval.embedder import Embedder
 from eval.generators import (
     CaptionRequest,
+    ClipIndex,
+    DiffRequest,
     EditRequest,
     Generator,
+    GroundTruthGenerator,
     InbetweenRequest,
     MotionPrompt,
     PredictRequest,
@@ -53,8 +65,10 @@ from eval.metrics import (
     r_precision,
     rouge_l,
 )
-from eval.metrics.programs import ProgramAccuracy, program_accuracy
+from eval.metrics.differences import difference_accuracy
+from eval.metrics.programs import program_accuracy
 from eval.recognizer import ProgramRecognizer
+from eval.synth_data import compositional_positions, read_differences, true_differences
 from motionchat.data.synth.captions import parse_caption
 from motionchat.errors import MotionchatError
 from motionchat.motion.features import features_to_joints
@@ -109,14 +123,15 @@ class TaskResult:
 
 
 class _Breakdown:
-    """Running mean of per-action / per-parameter accuracies over repeats."""
+    """Running mean over repeats of accuracies broken down by group ("per_action", "per_param",
+    "per_kind" of edit)."""
 
     def __init__(self):
         self.sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
-    def add(self, accuracy: ProgramAccuracy) -> None:
-        for group, values in (("per_action", accuracy.per_action), ("per_param", accuracy.per_param)):
+    def add(self, groups: dict[str, dict[str, float]]) -> None:
+        for group, values in groups.items():
             for key, value in values.items():
                 self.sums[group][key] += value
                 self.counts[group][key] += 1
@@ -152,7 +167,9 @@ def _embedding_scores(
     else:
         result.note(f"R-Precision needs at least {cfg.batch} items; left out")
     scores["mm_dist"] = mm_dist(texts, motions)
-    if real is not None:
+    if real is not None and len(motions) < 2:
+        result.note("FID and Diversity need at least 2 motions; left out")
+    elif real is not None:
         scores["fid"] = fid(motions, real)
         pairs = min(cfg.diversity_pairs, len(motions))
         if pairs < cfg.diversity_pairs:
@@ -163,8 +180,35 @@ def _embedding_scores(
 
 def _program_scores(predicted, requested, breakdown: _Breakdown) -> dict[str, float]:
     accuracy = program_accuracy(predicted, requested)
-    breakdown.add(accuracy)
+    breakdown.add({"per_action": accuracy.per_action, "per_param": accuracy.per_param})
     return {"program_exact": accuracy.exact, "program_actions": accuracy.actions}
+
+
+def _check_texts(generator: Generator, texts: Sequence, count: int, task: str) -> list[str]:
+    if len(texts) != count or not all(isinstance(t, str) for t in texts):
+        raise MotionchatError(f"{generator.name}: {task} returned {len(texts)} answers for {count} requests (one text each expected)")
+    return list(texts)
+
+
+def _tally_mark(generator: Generator, task: str) -> tuple[int, int] | None:
+    """(answers, malformed) the generator has counted for `task` so far; None if it keeps no tally."""
+    tally = getattr(generator, "tally", None)
+    return None if tally is None else (tally.given[task], tally.malformed[task])
+
+
+def _malformed_share(generator: Generator, task: str, mark: tuple[int, int] | None) -> dict[str, float]:
+    """{"malformed": share of the answers since `mark` that were malformed}, or {} without a tally."""
+    if mark is None:
+        return {}
+    given = generator.tally.given[task] - mark[0]
+    return {"malformed": (generator.tally.malformed[task] - mark[1]) / given} if given else {}
+
+
+def _note_malformed(result: TaskResult, generators: Sequence[Generator], task: str) -> None:
+    for g in generators:
+        tally = getattr(g, "tally", None)
+        if tally is not None and tally.given[task]:
+            result.note(f"{g.name}: {tally.malformed[task]} of {tally.given[task]} answers malformed; {tally.stand_ins[task]}")
 
 
 def _supported(generators: Sequence[Generator], task: str) -> list[Generator]:
@@ -184,34 +228,65 @@ def _embed_test_clips(data: EvalData, embedder: Embedder) -> np.ndarray:
     return embedder.embed_motions([data.test.features(i) for i in data.test_indices])
 
 
+def _mm_prompts(cfg: ProtocolConfig, repeat: int) -> int:
+    """How many of MultiModality's `mm_prompts` captions repeat `repeat` takes (an even share)."""
+    return cfg.mm_prompts // cfg.repeats + (repeat < cfg.mm_prompts % cfg.repeats)
+
+
 def evaluate_t2m(
     generators: Sequence[Generator], data: EvalData, embedder: Embedder, cfg: ProtocolConfig,
     recognizer: ProgramRecognizer | None = None, advance=lambda: None,
-) -> TaskResult:  # fmt: skip
-    result = TaskResult("t2m")
+) -> list[TaskResult]:  # fmt: skip
+    """The text-to-motion result, and the compositional split's when the evaluated test clips have one."""
+    result, split = TaskResult("t2m"), TaskResult("t2m_compositional")
     clips, indices = data.test, data.test_indices
     real_all = _embed_test_clips(data, embedder)
-    breakdowns = defaultdict(_Breakdown)
+    compositional = compositional_positions(data)
+    breakdowns, split_breakdowns = defaultdict(_Breakdown), defaultdict(_Breakdown)
     for repeat, rng, order in _repeats(cfg, "t2m", len(indices)):
         captions = [clips.captions[indices[k]][int(rng.integers(len(clips.captions[indices[k]])))] for k in order]
         prompts = [MotionPrompt(c.text, int(clips.lengths[indices[k]]), clips.clip_ids[indices[k]]) for c, k in zip(captions, order)]
         texts = embedder.embed_texts(captions)
+        in_split = np.isin(order, compositional)
         for g in _supported(generators, "t2m"):
+            mark = _tally_mark(g, "t2m")
             samples = g.text_to_motion(prompts, 1, cfg.generator_seed(repeat))
             motions = _check_motions(g, [s[0] for s in samples], len(prompts), data.skeleton.feature_dim, embedder.min_frames, "t2m")
             emb = embedder.embed_motions(motions)
             scores = _embedding_scores(texts, emb, real_all, cfg, rng, result)
-            if g.samples_differ:
-                scores["multimodality"] = _multimodality(g, prompts[: cfg.mm_prompts], data, embedder, cfg, repeat, rng)
-            else:
+            split_scores = {}
+            if compositional:  # its own random draws, so that the main table's stay as they were
+                split_rng = cfg.rng("t2m_compositional", repeat)
+                split_scores = _embedding_scores(texts[in_split], emb[in_split], real_all[compositional], cfg, split_rng, split)
+            mm_prompts = min(_mm_prompts(cfg, repeat), len(prompts))
+            if not g.samples_differ:
                 result.note(f"{g.name}: one motion per caption, so no MultiModality")
+            elif mm_prompts:
+                scores["multimodality"] = _multimodality(g, prompts[:mm_prompts], data, embedder, cfg, repeat, rng)
             if recognizer is not None and data.programs is not None:
+                predicted = recognizer.recognise(motions)
                 requested = [data.programs[p.clip_id] for p in prompts]
-                scores.update(_program_scores(recognizer.recognise(motions), requested, breakdowns[g.name]))
+                scores.update(_program_scores(predicted, requested, breakdowns[g.name]))
+                if compositional:
+                    chosen = np.flatnonzero(in_split)
+                    split_scores.update(_program_scores([predicted[j] for j in chosen], [requested[j] for j in chosen], split_breakdowns[g.name]))
+            scores.update(_malformed_share(g, "t2m", mark))
             result.add(g.name, scores)
+            if compositional:
+                split.add(g.name, split_scores)
             advance()
+    if cfg.repeats > 1 and any(g.samples_differ for g in _supported(generators, "t2m")):
+        total = sum(min(_mm_prompts(cfg, r), len(indices)) for r in range(cfg.repeats))
+        result.note(f"MultiModality: {cfg.mm_samples} motions for each of {total} captions in all, spread over the {cfg.repeats} repeats "
+                    "(its interval is wider than if every repeat had them all)")  # fmt: skip
     result.breakdowns = {name: b.means() for name, b in breakdowns.items()}
-    return result
+    _note_malformed(result, generators, "t2m")
+    if not compositional:
+        return [result]
+    split.note(f"{len(compositional)} of the {len(indices)} evaluated test clips have two consecutive actions in an order held out of "
+               "training (compositional_test.txt); scored from the motions of the text-to-motion table (malformed answers: see there)")  # fmt: skip
+    split.breakdowns = {name: b.means() for name, b in split_breakdowns.items()}
+    return [result, split]
 
 
 def _multimodality(generator, prompts, data, embedder, cfg, repeat, rng) -> float:
@@ -233,9 +308,8 @@ def evaluate_m2t(
     for repeat, rng, order in _repeats(cfg, "m2t", len(indices)):
         requests = [CaptionRequest(clips.features(indices[k]), clips.clip_ids[indices[k]]) for k in order]
         for g in _supported(generators, "m2t"):
-            captions = g.motion_to_text(requests, cfg.generator_seed(repeat))
-            if len(captions) != len(requests) or not all(isinstance(c, str) for c in captions):
-                raise MotionchatError(f"{g.name}: m2t returned {len(captions)} captions for {len(requests)} motions")
+            mark = _tally_mark(g, "m2t")
+            captions = _check_texts(g, g.motion_to_text(requests, cfg.generator_seed(repeat)), len(requests), "m2t")
             references = []
             for caption, k in zip(captions, order):
                 refs = [c.text for c in clips.captions[indices[k]]]
@@ -251,11 +325,13 @@ def evaluate_m2t(
             if data.programs is not None:
                 requested = [data.programs[r.clip_id] for r in requests]
                 scores.update(_program_scores([parse_caption(c) for c in captions], requested, breakdowns[g.name]))
+            scores.update(_malformed_share(g, "m2t", mark))
             result.add(g.name, scores)
             advance()
     if any(getattr(g, "caption_from_references", False) for g in generators):
         result.note("ground truth: one caption of each clip scored against the clip's other captions")
     result.breakdowns = {name: b.means() for name, b in breakdowns.items()}
+    _note_malformed(result, generators, "m2t")
     return result
 
 
@@ -294,6 +370,7 @@ def evaluate_completion(
             else:
                 requests.append(InbetweenRequest(features[:head], features[n - tail :], n, clip_id))
         for g in _supported(generators, task):
+            mark = _tally_mark(g, task)
             produced = getattr(g, task)(requests, cfg.generator_seed(repeat))
             motions = _check_motions(g, produced, len(requests), data.skeleton.feature_dim, embedder.min_frames, task)
             errors = [errors_of(k, motion) for k, motion in zip(order, motions)]
@@ -302,10 +379,18 @@ def evaluate_completion(
                 "ade_m": np.mean([e.ade_m for e in errors]), "fde_m": np.mean([e.fde_m for e in errors]),
                 "ade_flat_m": np.mean([e.ade_flat_m for e in errors]), "fde_flat_m": np.mean([e.fde_flat_m for e in errors]),
                 "fid": fid(emb, real_all), "diversity": diversity(emb, min(cfg.diversity_pairs, len(emb)), rng),
+                **_malformed_share(g, task, mark),
             }  # fmt: skip
             result.add(g.name, scores)
             advance()
+    _note_malformed(result, generators, task)
     return result
+
+
+def _test_edit_pairs(data: EvalData, task: str) -> list[EditPair]:
+    if not data.test_edit_pairs:
+        raise MotionchatError(f"{data.root}: no edit pairs among the evaluated test clips; {task} needs the synthetic corpus's edits.jsonl")
+    return data.test_edit_pairs
 
 
 def evaluate_edit(
@@ -313,28 +398,54 @@ def evaluate_edit(
     recognizer: ProgramRecognizer | None = None, advance=lambda: None,
 ) -> TaskResult:  # fmt: skip
     result = TaskResult("edit")
-    pairs = data.test_edit_pairs
-    if not pairs:
-        raise MotionchatError(f"{data.root}: no edit pairs among the evaluated test clips; edit needs the synthetic corpus's edits.jsonl")
-    clips = data.test
-    position = {clip_id: i for i, clip_id in enumerate(clips.clip_ids)}
-    targets = embedder.embed_motions([clips.features(position[p.target]) for p in pairs])
+    pairs = _test_edit_pairs(data, "edit")
+    clips, test = data.test, ClipIndex(data.test)
+    targets = embedder.embed_motions([test.features(p.target) for p in pairs])
     breakdowns = defaultdict(_Breakdown)
     for repeat, rng, order in _repeats(cfg, "edit", len(pairs)):
         chosen = [pairs[k] for k in order]
-        requests = [EditRequest(clips.features(position[p.source]), p.instruction, p.pair_id) for p in chosen]
-        target_captions = [clips.captions[position[p.target]] for p in chosen]
+        requests = [EditRequest(test.features(p.source), p.instruction, p.pair_id) for p in chosen]
+        target_captions = [clips.captions[test.position[p.target]] for p in chosen]
         texts = embedder.embed_texts([c[int(rng.integers(len(c)))] for c in target_captions])
         for g in _supported(generators, "edit"):
+            mark = _tally_mark(g, "edit")
             motions = _check_motions(g, g.edit(requests, cfg.generator_seed(repeat)), len(requests), data.skeleton.feature_dim, embedder.min_frames, "edit")
             emb = embedder.embed_motions(motions)
             scores = _embedding_scores(texts, emb, targets, cfg, rng, result)
             if recognizer is not None and data.programs is not None:
                 requested = [data.programs[p.target] for p in chosen]
                 scores.update(_program_scores(recognizer.recognise(motions), requested, breakdowns[g.name]))
+            scores.update(_malformed_share(g, "edit", mark))
             result.add(g.name, scores)
             advance()
     result.breakdowns = {name: b.means() for name, b in breakdowns.items()}
+    _note_malformed(result, generators, "edit")
+    return result
+
+
+def evaluate_diff(generators: Sequence[Generator], data: EvalData, cfg: ProtocolConfig, advance=lambda: None) -> TaskResult:
+    result = TaskResult("diff")
+    pairs = _test_edit_pairs(data, "diff")
+    truths = true_differences(pairs, data.programs)
+    references = read_differences(data.root)
+    test = ClipIndex(data.test)
+    breakdowns = defaultdict(_Breakdown)
+    for repeat, _, order in _repeats(cfg, "diff", len(pairs)):
+        chosen = [pairs[k] for k in order]
+        requests = [DiffRequest(test.features(p.source), test.features(p.target), p.pair_id) for p in chosen]
+        for g in _supported(generators, "diff"):
+            mark = _tally_mark(g, "diff")
+            sentences = _check_texts(g, g.difference(requests, cfg.generator_seed(repeat)), len(requests), "diff")
+            accuracy = difference_accuracy(sentences, [truths[k] for k in order])
+            breakdowns[g.name].add({"per_kind": accuracy.per_kind})
+            scores = {"diff_correct": accuracy.correct, "bleu4": bleu([[references[p.pair_id]] for p in chosen], sentences, 4)}
+            scores.update(_malformed_share(g, "diff", mark))
+            result.add(g.name, scores)
+            advance()
+    if any(isinstance(g, GroundTruthGenerator) for g in generators):
+        result.note("ground truth: each pair's own sentence of the corpus (BLEU@4 1 by construction; its accuracy checks the sentence parser)")
+    result.breakdowns = {name: b.means() for name, b in breakdowns.items()}
+    _note_malformed(result, generators, "diff")
     return result
 
 

@@ -42,6 +42,7 @@ METRICS: dict[str, MetricInfo] = {
     "multimodality": MetricInfo("MultiModality", "higher"),
     "program_exact": MetricInfo("Program acc.", "higher"),
     "program_actions": MetricInfo("Actions acc.", "higher"),
+    "diff_correct": MetricInfo("Correct description", "higher"),
     "bleu1": MetricInfo("BLEU@1", "higher"),
     "bleu4": MetricInfo("BLEU@4", "higher"),
     "rouge_l": MetricInfo("ROUGE-L", "higher"),
@@ -54,14 +55,17 @@ METRICS: dict[str, MetricInfo] = {
     "global_mpjpe_mm": MetricInfo("global MPJPE (mm)", "lower", 1),
     "codebook_usage": MetricInfo("Codebook usage", "higher"),
     "perplexity": MetricInfo("Perplexity", "higher", 1),
+    "malformed": MetricInfo("Malformed", "lower"),
 }
 
 TASK_TITLES = {
     "t2m": "Text to motion",
+    "t2m_compositional": "Text to motion, compositional split (unseen action combinations)",
     "m2t": "Motion to text",
     "predict": "Motion prediction (first 20% given)",
     "inbetween": "In-betweening (first and last 25% given)",
     "edit": "Motion editing",
+    "diff": "Motion difference (how the second motion of an edit pair differs from the first)",
     "tokenizer": "Motion tokenizer (reconstruction)",
 }
 
@@ -73,7 +77,9 @@ give), *retrieval* with the nearest training clip or caption, *hold last pose* f
 known frame, *unchanged* returns the motion it was asked to edit. A model is useful where it
 beats retrieval and the trivial baselines, and good where it approaches ground truth. Embedding
 metrics (FID, R-Precision, MM-Dist, Diversity, MultiModality) are only comparable between
-reports made with the same evaluator."""
+reports made with the same evaluator. *Malformed* is the share of the model's answers that were
+unusable (a motion that never ended, a text cut off): they are scored as the notes under the
+table say, so read the other columns with it."""
 
 
 def summarise(result: TaskResult) -> dict[str, Any]:
@@ -114,7 +120,7 @@ def markdown_table(result: TaskResult) -> str:
 
 def _breakdown_markdown(result: TaskResult) -> str:
     parts = []
-    for group, label in (("per_action", "action"), ("per_param", "parameter")):
+    for group, label in (("per_action", "action"), ("per_param", "parameter"), ("per_kind", "edit kind")):
         rows = {row: b[group] for row, b in result.breakdowns.items() if b.get(group)}
         if not rows:
             continue
@@ -137,7 +143,8 @@ def render_markdown(results: Sequence[TaskResult], meta: dict[str, Any]) -> str:
             lines += [breakdown, ""]
         for note in result.notes:
             lines.append(f"- {note}")
-        lines += [f"- {result.seconds:.1f} s; plot: `{result.task}.png`", ""]
+        timing = f"{result.seconds:.1f} s; " if result.seconds else ""  # a split scored from another task's answers takes none
+        lines += [f"- {timing}plot: `{result.task}.png`", ""]
     return "\n".join(lines)
 
 

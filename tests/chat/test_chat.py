@@ -68,32 +68,33 @@ def test_repl_multi_turn_conversation(bundle, tmp_path):
     assert "unknown command /nonsense" in text and "no motion m7" in text and text.rstrip().endswith("bye")
 
 
+# One natural request per family ({a}, {b}: two clip files).
+FAMILY_REQUESTS = [
+    ("t2m", "a person waves with the right hand, then jumps twice"),
+    ("t2m_length", "show someone jogging forward for 3 seconds"),
+    ("length2m", "make a 4 second motion"),
+    ("random_motion", "surprise me with a random motion"),
+    ("m2t", "caption {a}"),
+    ("m2t_length", "describe the first 40 frames of {a}"),
+    ("m2length", "how long is {a}?"),
+    ("t2length", "how long would it take to walk in a circle?"),
+    ("length2t", "what could someone do in 2.5 s?"),
+    ("random_caption", "give me a random caption"),
+    ("predict", "continue {a}"),
+    ("inbetween", "fill the gap between {a} and {b}"),
+    ("compose", 'first "walk forward", then "wave with both hands"'),
+    ("edit", "make {a} slower"),
+    ("diff", "how is {b} different from {a}?"),
+]
+
+
 def ask_json(bundle, out, request):
     result = runner.invoke(app, ["ask", request, "--bundle", str(bundle), "--out", str(out), "--format", "none", "--json"])
     assert result.exit_code in (0, 1), result.output  # 1: the tiny model's answer was unusable, and said so
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize(
-    "family,request_text",
-    [
-        ("t2m", "a person waves with the right hand, then jumps twice"),
-        ("t2m_length", "show someone jogging forward for 3 seconds"),
-        ("length2m", "make a 4 second motion"),
-        ("random_motion", "surprise me with a random motion"),
-        ("m2t", "caption {a}"),
-        ("m2t_length", "describe the first 40 frames of {a}"),
-        ("m2length", "how long is {a}?"),
-        ("t2length", "how long would it take to walk in a circle?"),
-        ("length2t", "what could someone do in 2.5 s?"),
-        ("random_caption", "give me a random caption"),
-        ("predict", "continue {a}"),
-        ("inbetween", "fill the gap between {a} and {b}"),
-        ("compose", 'first "walk forward", then "wave with both hands"'),
-        ("edit", "make {a} slower"),
-        ("diff", "how is {b} different from {a}?"),
-    ],
-)
+@pytest.mark.parametrize("family,request_text", FAMILY_REQUESTS)
 def test_ask_routes_each_family(bundle, clips, tmp_path, family, request_text):
     reply = ask_json(bundle, tmp_path, request_text.format(a=clips[0], b=clips[1]))
     assert reply["family"] == family
@@ -122,3 +123,13 @@ def test_run_script_keeps_going_and_names_failed_lines(bundle, clips, tmp_path):
     assert result.exit_code == 1
     assert "line 4" in result.output and "line 5" in result.output
     assert list(out.glob("line003-m1*.npy")) and list(out.glob("line006-m2*.bvh"))
+
+
+def test_the_shipped_model_answers_every_family_in_its_output_type(clips, tmp_path):
+    """The default bundle inside the package: each family's request routed and answered well formed."""
+    for family, request_text in FAMILY_REQUESTS:
+        result = runner.invoke(app, ["ask", request_text.format(a=clips[0], b=clips[1]), "--out", str(tmp_path), "--format", "none", "--json", "--seed", "0"])
+        assert result.exit_code == 0, (family, result.output)
+        reply = json.loads(result.stdout.strip().splitlines()[-1])
+        assert reply["family"] == family and reply["ok"], reply
+        assert reply["texts"] or reply["motions"], reply

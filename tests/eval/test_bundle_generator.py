@@ -1,4 +1,5 @@
-"""The evaluation Generator over a (barely trained) bundle answers every task in the right shape."""
+"""The evaluation Generator over a (barely trained) bundle answers every task in the right shape,
+and counts its malformed answers."""
 
 import sys
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from eval.bundle_generator import BundleGenerator
-from eval.generators import CaptionRequest, EditRequest, InbetweenRequest, MotionPrompt, PredictRequest
+from eval.generators import CaptionRequest, DiffRequest, EditRequest, InbetweenRequest, MotionPrompt, PredictRequest
 from motionchat.data.dataset import MotionClips
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trainer"))
@@ -37,3 +38,24 @@ def test_every_task_answers_in_shape(generator):
     assert middle.shape == (frames, dim)
     edited = generator.edit([EditRequest(b, "do it faster", "x")], seed=0)[0]
     assert edited.ndim == 2 and edited.shape[1] == dim
+    sentences = generator.difference([DiffRequest(a, b, "x"), DiffRequest(b, a, "y")], seed=0)
+    assert len(sentences) == 2 and all(isinstance(s, str) for s in sentences)
+    tally = generator.tally
+    assert tally.given == {"t2m": 2, "m2t": 1, "predict": 1, "inbetween": 1, "edit": 1, "diff": 2}
+    assert all(0 <= tally.malformed[task] <= tally.given[task] for task in tally.given)
+
+
+def test_difference_answers_lose_their_answer_template(generator):
+    assert generator._difference_sentence("The difference: the second person waves more quickly.") == "the second person waves more quickly."
+    assert generator._difference_sentence("Main change: The wave is faster in the second motion.") == "The wave is faster in the second motion."
+    assert generator._difference_sentence("the second person bows") == "the second person bows"
+
+
+def test_input_motions_are_encoded_once(generator, monkeypatch):
+    motion = MotionClips(tiny_corpus(), "test").features(2)
+    calls = []
+    encode = generator.codec.encode_many
+    monkeypatch.setattr(generator.codec, "encode_many", lambda motions: calls.append(len(motions)) or encode(motions))
+    first = generator._encode([motion, motion.copy()])
+    assert generator._encode([motion]) == first[:1] and first[0] == first[1]
+    assert calls == [1]

@@ -2,6 +2,8 @@
 known values of the ground-truth rows, determinism under --seed, and one-line errors."""
 
 import json
+import shutil
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -10,6 +12,9 @@ from eval_fixtures import tiny_corpus, tiny_evaluator, tiny_recognizer
 from typer.testing import CliRunner
 
 from eval.cli import app
+from eval.data import EvalData
+from eval.synth_data import HELD_OUT_FILE
+from motionchat.data.synth.program import adjacent_pairs
 from motionchat.motion.normalizer import Normalizer
 from motionchat.vq import MotionVQVAE, VQConfig, save_vq
 
@@ -36,10 +41,11 @@ def test_all_writes_the_report_with_baseline_rows(setup, tmp_path):
     _run("all", "--data", corpus, "--evaluator", evaluator, "--recognizer", recognizer, "--out", out, "--limit", "32", *FAST)
     report = json.loads((out / "report.json").read_text())
     tasks = report["tasks"]
-    assert list(tasks) == ["t2m", "m2t", "predict", "inbetween", "edit"]
+    assert list(tasks) == ["t2m", "m2t", "predict", "inbetween", "edit", "diff"]
     assert set(tasks["t2m"]["rows"]) == {"ground truth", "retrieval"}
     assert set(tasks["predict"]["rows"]) == {"ground truth", "retrieval", "hold last pose"}
     assert set(tasks["edit"]["rows"]) == {"ground truth", "unchanged"}
+    assert set(tasks["diff"]["rows"]) == {"ground truth", "retrieval"}
 
     t2m = tasks["t2m"]["rows"]
     assert t2m["ground truth"]["fid"]["mean"] == pytest.approx(0.0, abs=1e-6)
@@ -54,11 +60,41 @@ def test_all_writes_the_report_with_baseline_rows(setup, tmp_path):
     assert m2t["ground truth"]["program_exact"]["mean"] == 1.0
     assert 0.0 < m2t["ground truth"]["bleu4"]["mean"] <= 1.0
     assert tasks["edit"]["rows"]["ground truth"]["fid"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    # The pairs' own difference sentences read back to their true edits.
+    assert tasks["diff"]["rows"]["ground truth"]["diff_correct"]["mean"] == 1.0
+    assert 0.0 <= tasks["diff"]["rows"]["retrieval"]["diff_correct"]["mean"] <= 1.0
 
     markdown = (out / "report.md").read_text()
     assert "## Text to motion" in markdown and "| ground truth |" in markdown and "How to read it" in markdown
     for task in tasks:
         assert (out / f"{task}.png").stat().st_size > 1000
+
+
+def test_t2m_scores_the_compositional_split_apart(setup, tmp_path):
+    corpus, evaluator, recognizer = setup
+    data = EvalData(corpus, 32)
+    pairs = Counter(pair for clip_id in data.test_ids for pair in adjacent_pairs(data.programs[clip_id]))
+    (first, second), held = pairs.most_common(1)[0]
+    root = tmp_path / "corpus"
+    shutil.copytree(corpus, root)
+    (root / HELD_OUT_FILE).write_text(f"{first}>{second}\n")
+    out = tmp_path / "report"
+    _run("t2m", "--data", root, "--evaluator", evaluator, "--recognizer", recognizer, "--out", out, "--limit", "32", *FAST)
+    tasks = json.loads((out / "report.json").read_text())["tasks"]
+    assert list(tasks) == ["t2m", "t2m_compositional"]
+    split = tasks["t2m_compositional"]
+    assert set(split["rows"]) == {"ground truth", "retrieval"}
+    assert split["rows"]["ground truth"]["fid"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert "program_exact" in split["rows"]["ground truth"] and "per_action" in split["breakdowns"]["ground truth"]
+    assert any(note.startswith(f"{held} of the 32 evaluated test clips") for note in split["notes"])
+    assert "## Text to motion, compositional split (unseen action combinations)" in (out / "report.md").read_text()
+
+
+def test_diff_needs_no_evaluator(setup, tmp_path):
+    corpus, _, _ = setup
+    _run("diff", "--data", corpus, "--out", tmp_path / "report", "--limit", "16", *FAST)
+    rows = json.loads((tmp_path / "report" / "report.json").read_text())["tasks"]["diff"]["rows"]
+    assert rows["ground truth"]["diff_correct"]["mean"] == 1.0
 
 
 def test_same_seed_same_numbers(setup, tmp_path):

@@ -4,16 +4,18 @@ An `Edit` changes one thing: an action's speed, side, count, direction or distan
 removes or replaces an action. Every edit has an inverse (faster <-> slower, add <-> remove...),
 so a pair of clips gives two edit examples. Instructions read like requests to the system ("do it
 faster", "use the left hand instead"); differences read like a comparison of the two motions
-("the second person waves faster").
+("the second person waves faster"). `parse_difference` reads a difference back into what changed
+(`Difference`), so that a model's description of two motions can be checked against the edit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from motionchat.data.synth.captions import DIRECTION_WORDS, action_templates, gerund, render_clause, third_person
+from motionchat.data.synth.captions import DIRECTION_WORDS, action_templates, gerund, parse_caption, render_clause, third_person
 from motionchat.data.synth.program import adjacent_pairs, sample_action
 from motionchat.data.synth.vocabulary import ACTIONS, SPEEDS, Action, Program, check_program
 
@@ -233,10 +235,15 @@ def describe_edit(edit: Edit, rng: np.random.Generator) -> tuple[str, str]:
     return instruction, difference
 
 
+def _place(program: Program, index: int) -> str:
+    """Where action `index` is in a program, in words."""
+    return "at the end" if index == len(program) - 1 else "at the beginning" if index == 0 else "in the middle"
+
+
 def _describe_add_remove(edit: Edit, rng: np.random.Generator) -> tuple[str, str]:
     longer, i = (edit.target, edit.index) if edit.kind == "add" else (edit.source, edit.index)
     action = longer[i]
-    where = "at the end" if i == len(longer) - 1 else "at the beginning" if i == 0 else "in the middle"
+    where = _place(longer, i)
     noun = PHRASES[action.name][1]
     if edit.kind == "add":
         instruction = _pick(rng, [f"add a {noun} {where}", f"also {_imperative(action, rng)} {where}",
@@ -250,3 +257,158 @@ def _describe_add_remove(edit: Edit, rng: np.random.Generator) -> tuple[str, str
         difference = _pick(rng, [f"the second person does not {PHRASES[action.name][0]}",
                                  f"the {noun} {where} is missing from the second motion"])
     return instruction, difference
+
+
+# ---- reading differences back ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """What a difference sentence says changed.
+
+    Args:
+        kind: the edit kind (one of EDIT_KINDS).
+        action: the primitive concerned, as in the first motion (add: the added one).
+        value: the change: "faster"/"slower" (speed); the new side, count, distance or direction
+            (for walk/jump swaps "forward", "backward" or "in place"); the new primitive (replace).
+        previous: the value before (side, count, distance, direction).
+        place: where an action was added or removed ("at the end").
+
+    A sentence leaves some of them unsaid (None); `difference_of` gives them all.
+    """
+
+    kind: str
+    action: str | None = None
+    value: str | int | None = None
+    previous: str | int | None = None
+    place: str | None = None
+
+    def agrees_with(self, truth: Difference) -> bool:
+        """The same kind, and every field said here equal to the truth's."""
+        said = (f.name for f in fields(self) if f.name != "kind" and getattr(self, f.name) is not None)
+        return self.kind == truth.kind and all(getattr(self, name) == getattr(truth, name) for name in said)
+
+
+def _direction_value(action: Action) -> str:
+    """An action's direction parameter, or for a primitive that swaps with its direction edit the
+    word for its direction ("backward" for walk_backward)."""
+    return action.direction if action.direction is not None else _direction(action)
+
+
+def difference_of(edit: Edit) -> Difference:
+    """Everything a difference sentence of `edit` can say."""
+    kind, i = edit.kind, edit.index
+    if kind in ("add", "remove"):
+        longer = edit.target if kind == "add" else edit.source
+        return Difference(kind, longer[i].name, place=_place(longer, i))
+    old, new = edit.source[i], edit.target[i]
+    if kind == "speed":
+        return Difference(kind, old.name, "faster" if SPEEDS.index(new.speed) > SPEEDS.index(old.speed) else "slower")
+    if kind == "direction":
+        return Difference(kind, old.name, _direction_value(new), _direction_value(old))
+    if kind == "replace":
+        return Difference(kind, old.name, new.name)
+    return Difference(kind, old.name, getattr(new, kind), getattr(old, kind))
+
+
+# The phrases `describe_edit` puts primitives into, back to the primitive.
+_VERBS = {_verb(Action(name)): name for name in ACTIONS}  # "walks forward"
+_NOUNS = {PHRASES[name][1]: name for name in ACTIONS}  # "forward jump"
+_GERUNDS = {_gerund(Action(name)): name for name in ACTIONS}  # "jumping in place"
+_IMPERATIVES = {PHRASES[name][0]: name for name in ACTIONS}  # "jump in place"
+_SWAP_WORDS = {_direction(Action(name)): name for name in DIRECTION_SWAPS}  # "backward" -> walk_backward
+_COUNTS = {words: count for count, words in COUNT_WORDS.items()}
+_NUMBERS = {words: number for number, words in NUMBER_WORDS.items()}
+_PLACES = "(at the beginning|in the middle|at the end)"
+_LIMBS = r"(?:the (left|right)|(both)) (?:hand|arm|leg|knee)s?"  # side: group 1 or 2
+_METRES = r"(one|two|three|four|five) meters?"
+
+
+def _directions(name: str) -> dict[str, str]:
+    """The words for each direction of a primitive ("to the left" -> "left")."""
+    return {_direction(Action(name, direction=d)): d for d in ACTIONS[name].params.get("direction", ())}
+
+
+_DIRECTIONS = {words: d for name in ACTIONS for words, d in _directions(name).items()} | {w: w for w in _SWAP_WORDS}
+
+
+def _verb_and_rest(text: str) -> tuple[str, str] | None:
+    """("walk", "two meters") from "walks forward two meters"."""
+    for phrase in sorted(_VERBS, key=len, reverse=True):
+        if text == phrase or text.startswith(phrase + " "):
+            return _VERBS[phrase], text[len(phrase) :].strip()
+    return None
+
+
+def _only_action(clause: str) -> str | None:
+    program = parse_caption(clause)
+    return program[0].name if len(program) == 1 else None
+
+
+def _side(match: re.Match, group: int) -> str:
+    return match.group(group) or match.group(group + 1)
+
+
+def _instead(left: str, right: str) -> Difference | None:
+    """"the second person LEFT instead of RIGHT": a side, replace, count, distance or direction edit."""
+    limbs = re.fullmatch(f"uses {_LIMBS}", left), re.fullmatch(_LIMBS, right)
+    if limbs[0] and limbs[1]:
+        return Difference("side", value=_side(limbs[0], 1), previous=_side(limbs[1], 1))
+    if right in _GERUNDS:
+        return _said("replace", action=_GERUNDS[right], value=_only_action(left))
+    name, rest = _verb_and_rest(left) or (None, None)
+    if name is None:
+        return None
+    if rest in _COUNTS and right in _COUNTS:
+        return Difference("count", name, _COUNTS[rest], _COUNTS[right])
+    metres = re.fullmatch(_METRES, rest), re.fullmatch(_METRES, right)
+    if metres[0] and metres[1]:
+        return Difference("distance", name, _NUMBERS[metres[0].group(1)], _NUMBERS[metres[1].group(1)])
+    if not rest and name in DIRECTION_SWAPS and right in _SWAP_WORDS:  # "walks backward instead of forward"
+        return Difference("direction", DIRECTION_SWAPS[name], _direction(Action(name)), right)
+    directions = _directions(name)
+    if rest in directions and right in directions:
+        return Difference("direction", name, directions[rest], directions[right])
+    return None
+
+
+def _said(kind: str, **values) -> Difference | None:
+    """The difference the phrases of a sentence say; None when one of them is not a known phrase."""
+    return None if any(v is None for v in values.values()) else Difference(kind, **values)
+
+
+def parse_difference(sentence: str) -> Difference | None:
+    """What a difference sentence worded as `describe_edit` words them says changed (any casing,
+    with or without its full stop); None for any other sentence."""
+    text = " ".join(sentence.lower().split()).rstrip(".!")
+    if match := re.fullmatch(r"the second person (.+) instead of (.+)", text):
+        return _instead(*match.groups())
+    if match := re.fullmatch(r"the second person (.+) more (quickly|slowly)", text):
+        name, rest = _verb_and_rest(match.group(1)) or (None, None)
+        return _said("speed", action=name, value={"quickly": "faster", "slowly": "slower"}[match.group(2)]) if rest == "" else None
+    if match := re.fullmatch(r"in the second motion the person (.+) (faster|slower) than in the first", text):
+        name, rest = _verb_and_rest(match.group(1)) or (None, None)
+        return _said("speed", action=name, value=match.group(2)) if rest == "" else None
+    if match := re.fullmatch(r"the (.+) is (faster|slower) in the second motion", text):
+        return _said("speed", action=_NOUNS.get(match.group(1)), value=match.group(2))
+    if match := re.fullmatch(rf"in the second motion the (.+) is done with {_LIMBS} rather than {_LIMBS}", text):
+        return _said("side", action=_NOUNS.get(match.group(1)), value=_side(match, 2), previous=_side(match, 4))
+    if match := re.fullmatch(r"the (.+) is repeated (.+) in the second motion and (.+) in the first", text):
+        noun, new, old = match.groups()
+        return _said("count", action=_NOUNS.get(noun), value=_COUNTS.get(new), previous=_COUNTS.get(old))
+    if match := re.fullmatch(r"in the second motion the direction is (.+) rather than (.+)", text):
+        return _said("direction", value=_DIRECTIONS.get(match.group(1)), previous=_DIRECTIONS.get(match.group(2)))
+    if match := re.fullmatch(rf"the (.+) covers (?:more|less) ground in the second motion: {_METRES} instead of {_METRES}", text):
+        noun, new, old = match.groups()
+        return _said("distance", action=_NOUNS.get(noun), value=_NUMBERS[new], previous=_NUMBERS[old])
+    if match := re.fullmatch(r"in the second motion the (.+) is replaced by an? (.+)", text):
+        return _said("replace", action=_NOUNS.get(match.group(1)), value=_NOUNS.get(match.group(2)))
+    if match := re.fullmatch(rf"the second person also (.+) {_PLACES}", text):
+        return _said("add", action=_only_action(match.group(1)), place=match.group(2))
+    if match := re.fullmatch(rf"the second motion has an extra (.+) {_PLACES}", text):
+        return _said("add", action=_NOUNS.get(match.group(1)), place=match.group(2))
+    if match := re.fullmatch(r"the second person does not (.+)", text):
+        return _said("remove", action=_IMPERATIVES.get(match.group(1)))
+    if match := re.fullmatch(rf"the (.+) {_PLACES} is missing from the second motion", text):
+        return _said("remove", action=_NOUNS.get(match.group(1)), place=match.group(2))
+    return None
