@@ -210,15 +210,13 @@ def _model_generator(bundle: Path, device: str):
 def _baselines(tasks: list[str], data) -> dict[str, list]:
     """The baseline generators of each task; the retrieval index is built once and shared."""
     from eval.generators import ClipIndex, GroundTruthGenerator, HoldLastPoseGenerator, RetrievalGenerator, UnchangedGenerator
-    from eval.synth_data import read_differences
-
     test = ClipIndex(data.test)
     edit_targets = {p.pair_id: test.features(p.target) for p in data.test_edit_pairs}
-    differences = read_differences(data.root) if "diff" in tasks else {}
+    differences = {p.pair_id: p.difference for p in data.test_edit_pairs}
     shared = [GroundTruthGenerator(test, edit_targets, differences), HoldLastPoseGenerator(), UnchangedGenerator()]
     if any(task in RetrievalGenerator.tasks for task in tasks):
         train_ids = set(data.train.clip_ids)  # the two clips of a pair share a split
-        train_pairs = [(p.source, p.target, differences[p.pair_id]) for p in data.edit_pairs or [] if p.pair_id in differences and p.source in train_ids]
+        train_pairs = [(p.source, p.target, p.difference) for p in data.edit_pairs or [] if p.source in train_ids] if "diff" in tasks else []
         shared.insert(1, RetrievalGenerator(data.train, data.normalizer, train_pairs))
     return {task: [g for g in shared if task in g.tasks] for task in tasks}
 

@@ -3,7 +3,6 @@ baseline), its statistics and, for the synthetic corpus, its programs and edit p
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,27 +32,27 @@ def read_programs(root: Path) -> dict[str, Program] | None:
 
 @dataclass(frozen=True)
 class EditPair:
-    """One edit of the corpus: `source` clip changed by `instruction` into `target` clip."""
+    """One edit of the corpus: `source` clip changed by `instruction` into `target` clip; `index`
+    is the position of the action changed (added: in the target), `difference` the corpus's
+    sentence saying how the target differs from the source."""
 
     pair_id: str
     source: str
     target: str
     instruction: str
     kind: str
+    index: int
+    difference: str
 
 
 def read_edit_pairs(root: Path) -> list[EditPair] | None:
-    path = root / EDITS_FILE
-    if not path.is_file():
+    """The corpus's edit pairs, or None when the dataset has no edits.jsonl (not synthetic)."""
+    if not (root / EDITS_FILE).is_file():
         return None
-    pairs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            row = json.loads(line)
-            pairs.append(EditPair(f"{row['source']}>{row['target']}", row["source"], row["target"], row["instruction"], row["kind"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise MotionchatError(f"{path}:{number}: not an edit row; regenerate the corpus") from None
-    return pairs
+    from motionchat.data.synth.corpus import read_edits
+
+    return [EditPair(f"{r['source']}>{r['target']}", r["source"], r["target"], r["instruction"], r["kind"], r["index"], r["difference"])
+            for r in read_edits(root)]  # fmt: skip
 
 
 class EvalData:

@@ -68,7 +68,7 @@ from eval.metrics import (
 from eval.metrics.differences import difference_accuracy
 from eval.metrics.programs import program_accuracy
 from eval.recognizer import ProgramRecognizer
-from eval.synth_data import compositional_positions, read_differences, true_differences
+from eval.synth_data import compositional_positions, true_differences
 from motionchat.data.synth.captions import parse_caption
 from motionchat.errors import MotionchatError
 from motionchat.motion.features import features_to_joints
@@ -427,7 +427,6 @@ def evaluate_diff(generators: Sequence[Generator], data: EvalData, cfg: Protocol
     result = TaskResult("diff")
     pairs = _test_edit_pairs(data, "diff")
     truths = true_differences(pairs, data.programs)
-    references = read_differences(data.root)
     test = ClipIndex(data.test)
     breakdowns = defaultdict(_Breakdown)
     for repeat, _, order in _repeats(cfg, "diff", len(pairs)):
@@ -438,7 +437,7 @@ def evaluate_diff(generators: Sequence[Generator], data: EvalData, cfg: Protocol
             sentences = _check_texts(g, g.difference(requests, cfg.generator_seed(repeat)), len(requests), "diff")
             accuracy = difference_accuracy(sentences, [truths[k] for k in order])
             breakdowns[g.name].add({"per_kind": accuracy.per_kind})
-            scores = {"diff_correct": accuracy.correct, "bleu4": bleu([[references[p.pair_id]] for p in chosen], sentences, 4)}
+            scores = {"diff_correct": accuracy.correct, "bleu4": bleu([[p.difference] for p in chosen], sentences, 4)}
             scores.update(_malformed_share(g, "diff", mark))
             result.add(g.name, scores)
             advance()

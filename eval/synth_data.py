@@ -1,5 +1,5 @@
 """What the diff task and the compositional split read of a synthetic corpus, beside `EvalData`:
-each edit pair's difference sentence and true edit, and the test clips built on a held-out pair."""
+each edit pair's true edit, and the test clips built on a held-out pair."""
 
 from __future__ import annotations
 
@@ -14,28 +14,13 @@ from motionchat.errors import MotionchatError
 HELD_OUT_FILE = "compositional_test.txt"
 
 
-def read_differences(root: Path) -> dict[str, str]:
-    """{edit pair id: its difference sentence} from edits.jsonl ({} without it)."""
-    from trainer.stage2 import read_edits
-
-    return {f"{row['source']}>{row['target']}": row["difference"] for row in read_edits(root)}
-
-
-def changed_index(source: Program, target: Program) -> int:
-    """The position of the action an edit changed, added or removed: where the two programs first
-    differ (the corpus never puts a primitive twice in a row, so an insertion or removal shows
-    exactly there)."""
-    return next((i for i, (a, b) in enumerate(zip(source, target)) if a != b), min(len(source), len(target)))
-
-
 def true_differences(pairs: list[EditPair], programs: dict[str, Program] | None) -> list[Difference]:
     """What each pair's difference must say, from its edit kind and the two clips' programs."""
     if programs is None:
         raise MotionchatError("diff needs the programs of the synthetic corpus (labels.jsonl); regenerate the corpus")
     out = []
     for pair in pairs:
-        source, target = programs[pair.source], programs[pair.target]
-        out.append(difference_of(Edit(pair.kind, changed_index(source, target), source, target)))
+        out.append(difference_of(Edit(pair.kind, pair.index, programs[pair.source], programs[pair.target])))
     return out
 
 

@@ -34,6 +34,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from motionchat.data.dataset import MotionClips
+from motionchat.data.synth.corpus import read_edits
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_bytes, atomic_write_text
 from motionchat.lm.model import TINY, LanguageModel, LMConfig, build_lm
@@ -156,21 +157,6 @@ def load_validation(data_dir: Path, skeleton: SkeletonSpec) -> MotionClips:
         return load_captioned(data_dir, "val", skeleton)
     except MotionchatError as err:
         raise MotionchatError(f"{err} (or train without validation: --set train.eval_every=0)") from None
-
-
-def read_edits(data_dir: Path) -> list[dict]:
-    """edits.jsonl of a synthetic corpus ([] when the dataset has none)."""
-    path = Path(data_dir) / "edits.jsonl"
-    if not path.is_file():
-        return []
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            row = json.loads(line)
-            rows.append({k: str(row[k]) for k in ("source", "target", "instruction", "difference")})
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise MotionchatError(f"{path}:{number}: not an edit row (source, target, instruction, difference); regenerate the corpus") from None
-    return rows
 
 
 def tokenizer_sentences(clips: MotionClips, edits: list[dict]) -> list[str]:

@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 from motionchat.bundle import save_bundle
 from motionchat.data.dataset import MotionClips
 from motionchat.data.synth.captions import write_captions
+from motionchat.data.synth.corpus import read_edits
 from motionchat.data.synth.vocabulary import program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
@@ -49,7 +50,7 @@ from trainer.motion_codes import SplitCodes, load_or_encode
 from trainer.run_config import RunOptions, StageRun
 from trainer.rundir import read_run_config
 from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss, shift_right
-from trainer.stage2 import LM_DIR, PROVENANCE_FILE, check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_edits, read_json
+from trainer.stage2 import LM_DIR, PROVENANCE_FILE, check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_json
 
 EVAL_FILE = "eval.json"
 CLIP_FAMILIES = (

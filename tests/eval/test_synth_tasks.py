@@ -12,7 +12,7 @@ from eval.data import EvalData
 from eval.generators import AnswerTally, ClipIndex, DiffRequest, GroundTruthGenerator, RetrievalGenerator
 from eval.metrics.differences import difference_accuracy
 from eval.protocols import ProtocolConfig, _mm_prompts, evaluate_diff
-from eval.synth_data import HELD_OUT_FILE, changed_index, compositional_positions, read_differences, true_differences
+from eval.synth_data import HELD_OUT_FILE, compositional_positions, true_differences
 from motionchat.data.synth.edits import Difference, parse_difference
 from motionchat.data.synth.program import adjacent_pairs
 from motionchat.errors import MotionchatError
@@ -40,19 +40,21 @@ def test_difference_accuracy_counts_sentences_that_name_the_true_edit():
 def test_every_corpus_pair_is_judged_by_its_written_edit(data):
     rows = [json.loads(line) for line in (data.root / "edits.jsonl").read_text().splitlines()]
     programs = data.programs
-    for row in rows:
-        assert changed_index(programs[row["source"]], programs[row["target"]]) == row["index"]
-    pairs, sentences = data.edit_pairs, read_differences(data.root)
-    assert len(sentences) == len(rows) == len(pairs)
+    pairs = data.edit_pairs
+    assert len(rows) == len(pairs)
+    for row, pair in zip(rows, pairs):
+        source, target = programs[row["source"]], programs[row["target"]]
+        first_change = next((i for i, (a, b) in enumerate(zip(source, target)) if a != b), min(len(source), len(target)))
+        assert (pair.index, pair.difference) == (row["index"], row["difference"]) == (first_change, row["difference"])
     for pair, truth in zip(pairs, true_differences(pairs, programs)):
         assert truth.kind == pair.kind
-        assert parse_difference(sentences[pair.pair_id]).agrees_with(truth), sentences[pair.pair_id]
+        assert parse_difference(pair.difference).agrees_with(truth), pair.difference
 
 
 def _diff_generators(data):
-    sentences = read_differences(data.root)
+    sentences = {p.pair_id: p.difference for p in data.edit_pairs}
     train_ids = set(data.train.clip_ids)
-    train_pairs = [(p.source, p.target, sentences[p.pair_id]) for p in data.edit_pairs if p.source in train_ids]
+    train_pairs = [(p.source, p.target, p.difference) for p in data.edit_pairs if p.source in train_ids]
     return GroundTruthGenerator(ClipIndex(data.test), differences=sentences), RetrievalGenerator(data.train, data.normalizer, train_pairs)
 
 
@@ -86,11 +88,10 @@ def test_diff_rows_ground_truth_retrieval_and_the_malformed_column(data):
 
 def test_retrieval_answers_a_training_pair_with_its_own_sentence(data):
     _, retrieval = _diff_generators(data)
-    sentences = read_differences(data.root)
     pair = next(p for p in data.edit_pairs if p.source in set(data.train.clip_ids))
     train = ClipIndex(data.train)
     request = DiffRequest(train.features(pair.source), train.features(pair.target), "x")
-    assert retrieval.difference([request], seed=0) == [sentences[pair.pair_id]]
+    assert retrieval.difference([request], seed=0) == [pair.difference]
 
 
 def test_compositional_positions_follow_the_held_out_pairs(data, tmp_path):

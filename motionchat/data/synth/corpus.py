@@ -245,6 +245,24 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
 
 
+EDIT_FIELDS = ("source", "target", "kind", "index", "instruction", "difference")
+
+
+def read_edits(root: str | Path) -> list[dict]:
+    """edits.jsonl as rows with EDIT_FIELDS ([] when the dataset has none: not a synthetic corpus)."""
+    path = Path(root) / "edits.jsonl"
+    if not path.is_file():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            row = json.loads(line)
+            rows.append({key: int(row[key]) if key == "index" else str(row[key]) for key in EDIT_FIELDS})
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise MotionchatError(f"{path}:{number}: not an edit row ({', '.join(EDIT_FIELDS)}); regenerate the corpus") from None
+    return rows
+
+
 def read_labels(root: str | Path) -> dict[str, dict]:
     """labels.jsonl as {clip id: row}."""
     path = Path(root) / "labels.jsonl"
