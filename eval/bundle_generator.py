@@ -62,16 +62,24 @@ class BundleGenerator:
         self.tally.count(task, [a.ok for per_prompt in answers for a in per_prompt])
         return answers
 
-    def _motion(self, answer, frames: int, fallback: np.ndarray, prefix_codes: Sequence[int] = ()) -> np.ndarray:
-        if not answer.ok:
-            return np.repeat(fallback[-1:], frames, axis=0)
-        return self.codec.decode(list(prefix_codes) + answer.codes, frames).features
+    def _motions(self, answers, frames: Sequence[int], fallbacks: Sequence[np.ndarray], prefixes=None) -> list[np.ndarray]:
+        """Each answer's motion of its number of frames (the prefix's codes first), decoded in
+        batches; a malformed answer gives its fallback's last frame repeated."""
+        prefixes = prefixes or [()] * len(answers)
+        good = [i for i, a in enumerate(answers) if a.ok]
+        decoded = self.codec.decode_many([list(prefixes[i]) + answers[i].codes for i in good], [frames[i] for i in good])
+        motions = [np.repeat(fallback[-1:], n, axis=0) for fallback, n in zip(fallbacks, frames)]
+        for i, motion in zip(good, decoded):
+            motions[i] = motion.features
+        return motions
 
     def text_to_motion(self, prompts: Sequence[MotionPrompt], n_samples: int, seed: int) -> list[list[np.ndarray]]:
         values = [TaskValues(caption=p.caption, frames=p.frames) for p in prompts]
         answers = self._generate("t2m", "t2m_length", values, seed, "motion", n_samples, [(p.frames, p.frames) for p in prompts])
         zero = np.zeros((1, self.bundle.skeleton.feature_dim), dtype=np.float32)
-        return [[self._motion(a, p.frames, zero) for a in per] for p, per in zip(prompts, answers)]
+        flat = self._motions([a for per in answers for a in per], [p.frames for p in prompts for _ in range(n_samples)],
+                             [zero] * (len(prompts) * n_samples))  # fmt: skip
+        return [flat[i * n_samples : (i + 1) * n_samples] for i in range(len(prompts))]
 
     def motion_to_text(self, requests: Sequence[CaptionRequest], seed: int) -> list[str]:
         codes = self._encode([r.motion for r in requests])
@@ -83,23 +91,21 @@ class BundleGenerator:
         prefixes = self._encode([r.prefix for r in requests])
         limits = [(1, max(1, min(r.frames, MAX_FRAMES) - codes_to_frames(len(c)))) for r, c in zip(requests, prefixes)]
         answers = self._generate("predict", "predict", [TaskValues(motion=c) for c in prefixes], seed, "motion", 1, limits)
-        return [self._motion(a[0], r.frames, r.prefix, c) for a, r, c in zip(answers, requests, prefixes)]
+        return self._motions([a[0] for a in answers], [r.frames for r in requests], [r.prefix for r in requests], prefixes)
 
     def inbetween(self, requests: Sequence[InbetweenRequest], seed: int) -> list[np.ndarray]:
         starts = self._encode([r.start for r in requests])
         ends = self._encode([r.end for r in requests])
         values = [TaskValues(motion=s, motion_b=e) for s, e in zip(starts, ends)]
         answers = self._generate("inbetween", "inbetween", values, seed, "motion", 1, [(r.frames, r.frames) for r in requests])
-        return [self._motion(a[0], r.frames, r.start) for a, r in zip(answers, requests)]
+        return self._motions([a[0] for a in answers], [r.frames for r in requests], [r.start for r in requests])
 
     def edit(self, requests: Sequence[EditRequest], seed: int) -> list[np.ndarray]:
         sources = self._encode([r.source for r in requests])
         values = [TaskValues(motion=c, edit=r.instruction) for c, r in zip(sources, requests)]
         answers = self._generate("edit", "edit", values, seed, "motion")
-        return [
-            self._motion(a[0], codes_to_frames(len(a[0].codes)) if a[0].ok else len(r.source), r.source)
-            for a, r in zip(answers, requests)
-        ]
+        frames = [codes_to_frames(len(a[0].codes)) if a[0].ok else len(r.source) for a, r in zip(answers, requests)]
+        return self._motions([a[0] for a in answers], frames, [r.source for r in requests])
 
     def difference(self, requests: Sequence[DiffRequest], seed: int) -> list[str]:
         firsts = self._encode([r.first for r in requests])

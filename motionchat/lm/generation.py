@@ -162,12 +162,13 @@ def generate(
     text_banned = banned_in_text(tokenizer, vocab)
     constraint = OutputConstraint(vocab, model.config.vocab_size, row_type, min_codes, max_codes, text_banned)
     processors = [constraint, *logits_processors, *_warpers(config)]
-    generators = None
-    if config.do_sample:
-        generators = [
-            torch.Generator(device=device).manual_seed(_row_seed(config.seed, r % n, prompts[i]))
+    uniforms = None
+    if config.do_sample:  # each row's own draws, so that its answer does not depend on its batch
+        uniforms = torch.stack([
+            torch.rand(max(budgets), generator=torch.Generator().manual_seed(_row_seed(config.seed, r % n, prompts[i])),
+                       dtype=torch.float64)
             for r, i in enumerate(row_prompt)
-        ]
+        ]).to(device)  # fmt: skip
 
     was_training = model.training
     model.eval()
@@ -175,7 +176,7 @@ def generate(
         encoder_hidden = model.get_encoder()(**batch).last_hidden_state
         encoder_hidden = encoder_hidden.repeat_interleave(n, dim=0)
         encoder_mask = batch["attention_mask"].repeat_interleave(n, dim=0)
-        token_ids = _decode(model, encoder_hidden, encoder_mask, vocab, budgets, processors, generators)
+        token_ids = _decode(model, encoder_hidden, encoder_mask, vocab, budgets, processors, uniforms)
     finally:
         model.train(was_training)
 
@@ -189,6 +190,15 @@ def generate(
     return answers
 
 
+def sample_tokens(scores: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """One token per row of `scores` (rows, V) drawn from softmax(scores) with the row's uniform
+    in [0, 1): the first token whose cumulative probability exceeds it (inverse-CDF sampling, all
+    rows at once). In float64, u * total stays strictly below the total, so a token of zero
+    probability (a flat stretch of the CDF) is never chosen."""
+    cdf = scores.softmax(-1).double().cumsum(-1)
+    return torch.searchsorted(cdf, uniforms.double()[:, None] * cdf[:, -1:], right=True)[:, 0]
+
+
 def _decode(
     model: T5ForConditionalGeneration,
     encoder_hidden: torch.Tensor,
@@ -196,9 +206,12 @@ def _decode(
     vocab: VocabLayout,
     budgets: list[int],
     processors: list[LogitsProcessor],
-    generators: list[torch.Generator] | None,
+    uniforms: torch.Tensor | None,
 ) -> list[list[int]]:
-    """Token loop: each row stops at </s> or when its budget of new tokens is spent."""
+    """Token loop: each row stops at </s> or when its budget of new tokens is spent.
+
+    `uniforms` (rows, max budget) in [0, 1) make it sample (`sample_tokens` with column t at step t);
+    None decodes greedily."""
     rows, device = encoder_hidden.shape[0], encoder_hidden.device
     max_new = max(budgets)
     decoder = IncrementalT5Decoder(model, encoder_hidden, encoder_mask, max_steps=max_new + 1)
@@ -210,13 +223,10 @@ def _decode(
         scores = decoder.step(ids[:, -1]).float()
         for processor in processors:
             scores = processor(ids, scores)
-        if generators is None:
+        if uniforms is None:
             next_ids = scores.argmax(-1)
         else:
-            next_ids = torch.full((rows,), vocab.pad_id, dtype=torch.long, device=device)
-            probs = scores.softmax(-1)
-            for r in torch.nonzero(~finished).flatten().tolist():
-                next_ids[r] = torch.multinomial(probs[r], 1, generator=generators[r])[0]
+            next_ids = sample_tokens(scores, uniforms[:, step])
         next_ids = next_ids.masked_fill(finished, vocab.pad_id)
         ids = torch.cat([ids, next_ids[:, None]], dim=1)
         lengths += (~finished).long()

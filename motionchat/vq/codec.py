@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -24,7 +25,12 @@ from motionchat.vq.model import MotionVQVAE
 @dataclass
 class DecodedMotion:
     features: np.ndarray  # (T, D) raw (denormalised) features
-    joints: np.ndarray  # (T, J, 3) metres
+    skeleton: SkeletonSpec
+
+    @cached_property
+    def joints(self) -> np.ndarray:
+        """(T, J, 3) metres, recovered from the features on first use (evaluation needs none)."""
+        return features_to_joints(self.features, self.skeleton)
 
 
 @dataclass
@@ -81,15 +87,35 @@ class MotionCodec:
 
     def decode(self, codes: Sequence[int], frames: int | None = None) -> DecodedMotion:
         """Codes -> raw features and joints, cut to `frames` (at most 4 per code; default all)."""
+        return self.decode_many([codes], [frames])[0]
+
+    def decode_many(
+        self, code_lists: Sequence[Sequence[int]], frames: Sequence[int | None] | None = None, batch_size: int = 64
+    ) -> list[DecodedMotion]:
+        """`decode` of several motions; motions with as many codes share a forward pass."""
+        frames = list(frames) if frames is not None else [None] * len(code_lists)
+        for codes, n in zip(code_lists, frames):
+            self._check_codes(codes, n)
+        device = next(self.vq.parameters()).device
+        by_length: dict[int, list[int]] = {}
+        for index, codes in enumerate(code_lists):
+            by_length.setdefault(len(codes), []).append(index)
+        decoded: list[DecodedMotion | None] = [None] * len(code_lists)
+        for length, indices in by_length.items():
+            full = codes_to_frames(length, self.vq.cfg.frames_per_code)
+            for first in range(0, len(indices), batch_size):
+                chunk = indices[first : first + batch_size]
+                batch = torch.tensor([[int(c) for c in code_lists[i]] for i in chunk], dtype=torch.long, device=device)
+                features = self.normalizer.denormalize(self.vq.decode(batch).float().cpu().numpy())  # (B, 4N, D)
+                for i, motion in zip(chunk, features):
+                    decoded[i] = DecodedMotion(motion[: min(frames[i] or full, full)], self.skeleton)
+        return decoded  # type: ignore[return-value]
+
+    def _check_codes(self, codes: Sequence[int], frames: int | None) -> None:
         if len(codes) == 0:
             raise MotionchatError("cannot decode an empty motion (no codes)")
         bad = [c for c in codes if not 0 <= int(c) < self.codebook_size]
         if bad:
             raise MotionchatError(f"motion code {bad[0]} is outside the codebook (0..{self.codebook_size - 1})")
-        full = codes_to_frames(len(codes), self.vq.cfg.frames_per_code)
         if frames is not None and frames < 1:
             raise MotionchatError(f"cannot decode to {frames} frames; ask for at least 1")
-        device = next(self.vq.parameters()).device
-        decoded = self.vq.decode(torch.tensor([list(codes)], dtype=torch.long, device=device))[0]  # (4N, D)
-        features = self.normalizer.denormalize(decoded.float().cpu().numpy())[: min(frames or full, full)]
-        return DecodedMotion(features, features_to_joints(features, self.skeleton))

@@ -8,7 +8,7 @@ from transformers import LogitsProcessor
 from motionchat.errors import MotionchatError
 from motionchat.lm.answers import parse_motion_answer, parse_text_answer
 from motionchat.lm.constraints import banned_in_text
-from motionchat.lm.generation import DecodingConfig, generate
+from motionchat.lm.generation import DecodingConfig, generate, sample_tokens
 from motionchat.motion.timing import MAX_FRAMES
 
 PROMPTS = ["a person walks forward", "someone jumps twice slowly", "the man turns around", "a woman kicks"]
@@ -185,3 +185,14 @@ def test_bad_decoding_settings_are_user_errors(kwargs, message):
 def test_overlong_prompt_is_refused(lm):
     with pytest.raises(MotionchatError, match="prompt 2 has"):
         _run(lm, ["walk", "walk " * 40], "text", config=DecodingConfig(max_prompt_tokens=20))
+
+
+def test_sample_tokens_follows_the_distribution_and_never_picks_banned_tokens():
+    probs = torch.tensor([0.5, 0.0, 0.3, 0.0, 0.2])
+    scores = probs.log().expand(20000, -1)  # -inf where banned, as the constraint leaves them
+    uniforms = torch.rand(20000, generator=torch.Generator().manual_seed(0))
+    tokens = sample_tokens(scores, uniforms)
+    freq = torch.bincount(tokens, minlength=5).float() / len(tokens)
+    assert torch.allclose(freq, probs, atol=0.015)
+    edges = torch.tensor([0.0, 0.5 + 1e-6, 0.5 - 1e-6, 0.81, 1 - 2**-24])  # around the CDF's steps, u's extremes
+    assert sample_tokens(probs.log().expand(5, -1), edges).tolist() == [0, 2, 0, 4, 4]

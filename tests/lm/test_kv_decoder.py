@@ -70,7 +70,7 @@ def test_greedy_loop_equals_transformers_generate_with_the_same_constraint():
             do_sample=False, max_new_tokens=budget, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
         )
         encoder_hidden = model.get_encoder()(input_ids=input_ids, attention_mask=mask).last_hidden_state
-        ours = _decode(model, encoder_hidden, mask, vocab, [budget] * 4, [constraint()], generators=None)
+        ours = _decode(model, encoder_hidden, mask, vocab, [budget] * 4, [constraint()], uniforms=None)
     for row, ids in zip(reference.tolist(), ours):
         assert row[1 : 1 + len(ids)] == ids
         assert all(t == 0 for t in row[1 + len(ids) :])  # generate pads finished rows

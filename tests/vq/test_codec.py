@@ -50,6 +50,17 @@ def test_decoding_denormalises_and_trims_to_the_frames_asked_for(codec):
     assert codec.decode(codes, 500).features.shape == (20, 263)  # never longer than the codes hold
 
 
+def test_batched_decoding_equals_one_at_a_time(codec):
+    code_lists = [[3, 1, 4], [1, 5], [9, 2, 6], [5, 3, 5], [8, 9]]
+    frames = [12, None, 9, 500, 5]
+    batched = codec.decode_many(code_lists, frames, batch_size=2)
+    for codes, n, motion in zip(code_lists, frames, batched):
+        single = codec.decode(codes, n)
+        np.testing.assert_allclose(motion.features, single.features, rtol=0, atol=1e-5)
+        assert motion.joints.shape == (len(single.features), 22, 3)
+    assert codec.decode_many([]) == []
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
