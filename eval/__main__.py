@@ -2,4 +2,5 @@
 
 from eval.cli import app
 
-app(prog_name="motionchat-eval")
+if __name__ == "__main__":  # worker processes import this module without running it
+    app(prog_name="motionchat-eval")

@@ -10,11 +10,6 @@ the commands so that `--help` is quick.
 from __future__ import annotations
 
 import importlib
-import platform
-import shlex
-import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -168,182 +163,14 @@ def convert_glove_command(
 # --- evaluation -------------------------------------------------------------------------------
 
 
-def _embedder(evaluator, guo_checkpoint, guo_glove, guo_stats, trust_glove, device):
-    if guo_checkpoint is not None:
-        if evaluator is not None:
-            raise MotionchatError("pass either --evaluator or --guo-checkpoint, not both")
-        if guo_glove is None or guo_stats is None:
-            raise MotionchatError("--guo-checkpoint also needs --guo-glove (GloVe folder or .npz) and --guo-stats (mean.npy/std.npy folder)")
-        from eval.guo import GuoEvaluator, load_glove
-        from motionchat.motion.normalizer import Normalizer
-
-        embedder = GuoEvaluator(guo_checkpoint, load_glove(guo_glove, allow_pickle=trust_glove), Normalizer.from_dir(guo_stats), device)
-        return embedder, {"evaluator": f"Guo et al. ({guo_checkpoint})"}
-    if evaluator is None:
-        raise MotionchatError(
-            "no evaluator: pass --evaluator (train one with `motionchat-eval train-evaluator --data DIR --out DIR`) "
-            "or --guo-checkpoint with --guo-glove and --guo-stats"
-        )
-    from eval.evaluator import load_evaluator, read_evaluator_report
-
-    described = {"evaluator": f"motionchat contrastive ({evaluator})"}
-    report = read_evaluator_report(evaluator)
-    if "r_precision_top1" in report:
-        described["evaluator ground truth (its test split)"] = (
-            f"R-Precision top-1/2/3 {report['r_precision_top1']:.3f}/{report['r_precision_top2']:.3f}/{report['r_precision_top3']:.3f}"
-            + (f", FID val vs test {report['fid_val_vs_test']:.3f}" if "fid_val_vs_test" in report else "")
-        )
-    return load_evaluator(evaluator, device), described
-
-
-def _model_generator(bundle: Path, device: str):
-    """The Generator over a trained model bundle (eval.bundle_generator, written with the bundle)."""
-    try:
-        from eval.bundle_generator import BundleGenerator
-    except ImportError:
-        raise MotionchatError(
-            f"{bundle}: this build cannot run model bundles yet (no eval.bundle_generator); evaluate the baselines without --bundle"
-        ) from None
-    return BundleGenerator(bundle, device=device)
-
-
-def _baselines(tasks: list[str], data) -> dict[str, list]:
-    """The baseline generators of each task; the retrieval index is built once and shared."""
-    from eval.generators import ClipIndex, GroundTruthGenerator, HoldLastPoseGenerator, RetrievalGenerator, UnchangedGenerator
-    test = ClipIndex(data.test)
-    edit_targets = {p.pair_id: test.features(p.target) for p in data.test_edit_pairs}
-    differences = {p.pair_id: p.difference for p in data.test_edit_pairs}
-    shared = [GroundTruthGenerator(test, edit_targets, differences), HoldLastPoseGenerator(), UnchangedGenerator()]
-    if any(task in RetrievalGenerator.tasks for task in tasks):
-        train_ids = set(data.train.clip_ids)  # the two clips of a pair share a split
-        train_pairs = [(p.source, p.target, p.difference) for p in data.edit_pairs or [] if p.source in train_ids] if "diff" in tasks else []
-        shared.insert(1, RetrievalGenerator(data.train, data.normalizer, train_pairs))
-    return {task: [g for g in shared if task in g.tasks] for task in tasks}
-
-
-def _vq_and_stats(vq_path: Path, stats: Path | None, device: str):
-    from motionchat.motion.normalizer import Normalizer
-    from motionchat.vq import VQ_FILE, load_vq
-
-    vq_file = vq_path / VQ_FILE if vq_path.is_dir() else vq_path
-    model = load_vq(vq_file, device)
-    return model, Normalizer.from_dir(stats if stats is not None else vq_file.parent)
-
-
-def _progress(quiet: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-        TimeRemainingColumn(), console=console, disable=quiet,
-    )  # fmt: skip
-
-
-def run_evaluation(
-    tasks: list[str],
-    *,
-    data: Path,
-    out: Path,
-    evaluator: Path | None = None,
-    guo_checkpoint: Path | None = None,
-    guo_glove: Path | None = None,
-    guo_stats: Path | None = None,
-    trust_glove: bool = False,
-    recognizer: Path | None = None,
-    bundle: Path | None = None,
-    vq: Path | None = None,
-    vq_stats: Path | None = None,
-    repeats: int = 20,
-    limit: int | None = None,
-    seed: int = 0,
-    mm_samples: int = 30,
-    mm_prompts: int = 100,
-    device: str = "cpu",
-    quiet: bool = False,
-) -> list[Path]:
-    """Evaluate `tasks` and write the report; every input is checked before anything runs."""
-    import torch
-
-    from eval.cache import CachedEmbedder, CachedRecognizer
-    from eval.data import EvalData
-    from eval.protocols import ProtocolConfig, evaluate_completion, evaluate_diff, evaluate_edit, evaluate_m2t, evaluate_t2m, evaluate_tokenizer
-    from eval.recognizer import load_recognizer
-    from eval.report import write_report
-
-    started = time.perf_counter()
-    torch.manual_seed(seed)
-    dataset = EvalData(data, limit)
-    if tasks == ["diff"]:  # judged by reading the sentences: no embeddings
-        embedder, meta_evaluator = None, {"evaluator": "none (diff needs none)"}
-    else:
-        embedder, meta_evaluator = _embedder(evaluator, guo_checkpoint, guo_glove, guo_stats, trust_glove, device)
-        embedder = CachedEmbedder(embedder)
-    for task in ("edit", "diff"):
-        if task in tasks and not dataset.test_edit_pairs:
-            raise MotionchatError(f"{data}: no edit pairs among the evaluated test clips; `{task}` needs the synthetic corpus's edits.jsonl")
-    if "diff" in tasks and dataset.programs is None:
-        raise MotionchatError(f"{data}: no labels.jsonl, so no true edits to judge differences by; `diff` needs the synthetic corpus")
-    program_recognizer = CachedRecognizer(load_recognizer(recognizer, device)) if recognizer is not None else None
-    if program_recognizer is not None and dataset.programs is None:
-        raise MotionchatError(f"{data}: no labels.jsonl, so no programs to check; drop --recognizer for this dataset")
-    model = _model_generator(bundle, device) if bundle is not None else None
-    tokenizer = None
-    if "tokenizer" in tasks:
-        if vq is None and bundle is None:
-            raise MotionchatError("`tokenizer` needs --vq (a vq.safetensors or the stage1 run folder) or --bundle")
-        tokenizer = _vq_and_stats(vq or bundle, vq_stats or (bundle if vq is None else None), device)
-    cfg = ProtocolConfig(repeats=repeats, seed=seed, mm_samples=mm_samples, mm_prompts=mm_prompts)
-    console.print(dataset.describe())
-    baselines = _baselines([t for t in tasks if t != "tokenizer"], dataset)
-
-    results = []
-    with _progress(quiet) as progress:
-        for task in tasks:
-            began = time.perf_counter()
-            if task == "tokenizer":
-                bar = progress.add_task(task, total=len(dataset.test_indices))
-                produced = [evaluate_tokenizer(*tokenizer, dataset, embedder, advance=lambda b=bar: progress.advance(b))]
-            else:
-                generators = ([model] if model is not None and task in model.tasks else []) + baselines[task]
-                bar = progress.add_task(task, total=repeats * len(generators))
-                advance = lambda b=bar: progress.advance(b)  # noqa: E731
-                if task == "t2m":  # with the compositional split's result when there is one
-                    produced = evaluate_t2m(generators, dataset, embedder, cfg, program_recognizer, advance)
-                elif task == "m2t":
-                    produced = [evaluate_m2t(generators, dataset, embedder, cfg, advance)]
-                elif task == "edit":
-                    produced = [evaluate_edit(generators, dataset, embedder, cfg, program_recognizer, advance)]
-                elif task == "diff":
-                    produced = [evaluate_diff(generators, dataset, cfg, advance)]
-                else:
-                    produced = [evaluate_completion(task, generators, dataset, embedder, cfg, advance)]
-            produced[0].seconds = time.perf_counter() - began
-            results.extend(produced)
-
-    meta = {
-        "dataset": f"{dataset.root} ({len(dataset.test_indices)} of {len(dataset.test)} test clips)",
-        "model": str(bundle) if bundle is not None else "none (baselines only)",
-        **meta_evaluator,
-        "recognizer": str(recognizer) if recognizer is not None else "none",
-        "repeats": repeats,
-        "seed": seed,
-        "limit": limit,
-        "command": shlex.join(["motionchat-eval", *sys.argv[1:]]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "versions": f"motionchat {__version__}, torch {torch.__version__}, python {platform.python_version()}",
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    written = write_report(out, results, meta)
-    console.print(f"wrote {', '.join(str(p) for p in written[:2])} and {len(written) - 2} plot(s) in {meta['seconds']:.0f} s")
-    return written
-
-
 def _task_command(task: str, doc: str):
     """One evaluation command per task, sharing every option."""
 
     @friendly_errors
     @option_group("options", EVALUATION_OPTIONS)
     def command(data: DataOption, out: ReportOption, *, options: dict[str, Any]) -> None:
+        from eval.runner import run_evaluation
+
         run_evaluation([task], data=data, out=out, **options)
 
     command.__doc__ = doc
@@ -374,6 +201,8 @@ app.command("diff")(_task_command("diff", "Motion difference on the synthetic co
 )
 def tokenizer_command(data: DataOption, out: ReportOption, *, options: dict[str, Any]) -> None:
     """Motion tokenizer: MPJPE (mm), reconstruction FID, codebook usage and perplexity."""
+    from eval.runner import run_evaluation
+
     run_evaluation(["tokenizer"], data=data, out=out, repeats=1, **options)
 
 
@@ -382,8 +211,14 @@ def tokenizer_command(data: DataOption, out: ReportOption, *, options: dict[str,
 @option_group(
     "options",
     _options(
-        ("bundle", "evaluator", "recognizer", "vq", *GUO_OPTIONS, "repeats", "limit", "seed", "mm_samples", "mm_prompts", "device", "quiet"),
+        ("bundle", "evaluator", "recognizer", "vq", *GUO_OPTIONS, "repeats", "limit", "seed", "mm_samples", "mm_prompts", "device",
+         "workers", "quiet"),
         vq=(Annotated[Optional[Path], typer.Option("--vq", help="Also evaluate this tokenizer (a bundle's own is used by default).")], None),
+        workers=(
+            Annotated[Optional[int], typer.Option("--workers", min=1, help="Processes to spread the tasks over, each with its own copy "
+                      "of the data (default: 2 on a CPU with 2+ cores, else 1).")],
+            None,
+        ),
     ),
 )
 def all_command(data: DataOption, out: ReportOption, *, options: dict[str, Any]) -> None:
@@ -392,6 +227,7 @@ def all_command(data: DataOption, out: ReportOption, *, options: dict[str, Any])
     Example: [bold]motionchat-eval all --bundle B --data data/synth --evaluator runs/evaluator --out report --limit 256[/]
     """
     from eval.data import EDITS_FILE
+    from eval.runner import run_evaluation
 
     tasks = ["t2m", "m2t", "predict", "inbetween"]
     if (data / EDITS_FILE).is_file():

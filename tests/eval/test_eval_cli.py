@@ -38,7 +38,8 @@ def _run(*args):
 def test_all_writes_the_report_with_baseline_rows(setup, tmp_path):
     corpus, evaluator, recognizer = setup
     out = tmp_path / "report"
-    _run("all", "--data", corpus, "--evaluator", evaluator, "--recognizer", recognizer, "--out", out, "--limit", "32", *FAST)
+    _run("all", "--data", corpus, "--evaluator", evaluator, "--recognizer", recognizer, "--out", out, "--limit", "32",
+         "--workers", "2", *FAST)  # fmt: skip
     report = json.loads((out / "report.json").read_text())
     tasks = report["tasks"]
     assert list(tasks) == ["t2m", "m2t", "predict", "inbetween", "edit", "diff"]
@@ -63,6 +64,11 @@ def test_all_writes_the_report_with_baseline_rows(setup, tmp_path):
     # The pairs' own difference sentences read back to their true edits.
     assert tasks["diff"]["rows"]["ground truth"]["diff_correct"]["mean"] == 1.0
     assert 0.0 <= tasks["diff"]["rows"]["retrieval"]["diff_correct"]["mean"] <= 1.0
+
+    # Spreading the tasks over worker processes changes no number.
+    alone = tmp_path / "alone"
+    _run("predict", "--data", corpus, "--evaluator", evaluator, "--out", alone, "--limit", "32", *FAST)
+    assert json.loads((alone / "report.json").read_text())["tasks"]["predict"]["values"] == tasks["predict"]["values"]
 
     markdown = (out / "report.md").read_text()
     assert "## Text to motion" in markdown and "| ground truth |" in markdown and "How to read it" in markdown
