@@ -13,11 +13,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import platform
+import queue
 import shlex
 import signal
 import sys
-import threading
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
@@ -216,24 +217,24 @@ class _QueuedProgress:
         self.queue.put(("start", task, total))
 
     def advance(self, task: str) -> None:
-        self.queue.put(("advance", task))
+        self.queue.put(("advance", task, None))
 
 
-_worker: tuple[Evaluation, _QueuedProgress] | None = None
-
-
-def _start_worker(tasks: list[str], inputs: EvaluationInputs, queue, threads: int) -> None:
-    global _worker
+def _worker(tasks: list[str], inputs: EvaluationInputs, threads: int, todo, done) -> None:
+    """A worker process: set up once, then run the tasks it takes from `todo` until None; results,
+    progress and errors go to `done`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    import torch
+    try:
+        import torch
 
-    torch.set_num_threads(threads)
-    _worker = (Evaluation(tasks, inputs), _QueuedProgress(queue))
-
-
-def _run_in_worker(task: str) -> list:
-    evaluation, progress = _worker
-    return evaluation.run(task, progress)
+        torch.set_num_threads(threads)
+        evaluation, progress = Evaluation(tasks, inputs), _QueuedProgress(done)
+        while (task := todo.get()) is not None:
+            done.put(("result", task, evaluation.run(task, progress)))
+    except MotionchatError as err:
+        done.put(("error", None, err))
+    except BaseException:
+        done.put(("error", None, RuntimeError(f"an evaluation worker failed:\n{traceback.format_exc()}")))
 
 
 def default_workers(tasks: list[str], device: str) -> int:
@@ -246,28 +247,37 @@ def _run_tasks(evaluation: Evaluation, workers: int, bars: _Bars) -> dict[str, l
     if workers <= 1:
         return {task: evaluation.run(task, bars) for task in tasks}
     context = multiprocessing.get_context("spawn")  # a fork would copy torch's thread pools mid-state
-    queue = context.Queue()
+    todo, done = context.Queue(), context.Queue()
+    for task in sorted(tasks, key=lambda t: LONGEST_FIRST.index(t) if t in LONGEST_FIRST else -1):
+        todo.put(task)
+    for _ in range(workers):
+        todo.put(None)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    pool = context.Pool(workers, _start_worker, (tasks, evaluation.inputs, queue, threads))
-
-    def show_progress():
-        while (message := queue.get()) is not None:
-            getattr(bars, message[0])(*message[1:])
-
-    listener = threading.Thread(target=show_progress, daemon=True)
-    listener.start()
+    processes = [context.Process(target=_worker, args=(tasks, evaluation.inputs, threads, todo, done), daemon=True) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    results: dict[str, list] = {}
     try:
-        order = sorted(tasks, key=lambda t: LONGEST_FIRST.index(t) if t in LONGEST_FIRST else -1)
-        pending = {task: pool.apply_async(_run_in_worker, (task,)) for task in order}
-        results = {task: pending[task].get() for task in tasks}
-        pool.close()
-        pool.join()  # workers exit normally, sending their last progress messages first
-    except BaseException:
-        pool.terminate()
-        raise
+        while len(results) < len(tasks):
+            if dead := [p.exitcode for p in processes if p.exitcode not in (None, 0)]:
+                raise MotionchatError(f"an evaluation worker died (exit code {dead[0]}; out of memory?); run again with --workers 1")
+            try:
+                kind, task, payload = done.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if kind == "error":
+                raise payload
+            if kind == "result":
+                results[task] = payload
+            elif kind == "start":
+                bars.start(task, payload)
+            else:
+                bars.advance(task)
     finally:
-        queue.put(None)
-        listener.join(timeout=10)
+        for process in processes:
+            process.join(timeout=10 if len(results) == len(tasks) else 0)  # done: let them exit on their own
+            process.terminate()
+            process.join()
     return results
 
 
