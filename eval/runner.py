@@ -2,9 +2,10 @@
 over worker processes, then the report written.
 
 Tasks are independent (each seeds its own random choices from --seed and its name), so spreading
-them over processes changes no number. Much of a task's time is Python-bound (the token loop,
-metrics), where torch's threads do not help: on a 2-core machine two single-threaded workers get
-through `all` in about 0.6 of the time one process takes (README, Run time). Each worker loads
+them over processes changes no number beyond float rounding (a worker's torch runs on fewer
+threads, which can reorder sums). Much of a task's time is Python-bound (the token loop, metrics),
+where torch's threads do not help: on the 2-core machine two single-threaded workers get through
+`all` in about 0.8 of the time one process takes (eval/README.md, Run time). Each worker loads
 the data itself, so memory grows with the worker count (about one dataset's features each).
 """
 
