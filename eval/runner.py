@@ -249,7 +249,7 @@ def _run_tasks(evaluation: Evaluation, workers: int, bars: _Bars) -> dict[str, l
         return {task: evaluation.run(task, bars) for task in tasks}
     context = multiprocessing.get_context("spawn")  # a fork would copy torch's thread pools mid-state
     todo, done = context.Queue(), context.Queue()
-    for task in sorted(tasks, key=lambda t: LONGEST_FIRST.index(t) if t in LONGEST_FIRST else -1):
+    for task in sorted(tasks, key=LONGEST_FIRST.index):
         todo.put(task)
     for _ in range(workers):
         todo.put(None)

@@ -6,7 +6,7 @@ here; chat, evaluation and training all turn motions into codes through `MotionC
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -18,7 +18,6 @@ from motionchat.lm.vocab import motion_tokens_to_text
 from motionchat.motion.features import features_to_joints
 from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.skeleton import SkeletonSpec
-from motionchat.motion.timing import codes_to_frames
 from motionchat.vq.model import MotionVQVAE
 
 
@@ -69,16 +68,11 @@ class MotionCodec:
         """Codes of several motions; motions of equal length share a forward pass."""
         motions = [self._checked(m) for m in motions]
         device = next(self.vq.parameters()).device
-        by_length: dict[int, list[int]] = {}
-        for index, motion in enumerate(motions):
-            by_length.setdefault(len(motion), []).append(index)
         codes: list[list[int] | None] = [None] * len(motions)
-        for indices in by_length.values():
-            for first in range(0, len(indices), batch_size):
-                chunk = indices[first : first + batch_size]
-                batch = torch.from_numpy(self.normalizer.normalize(np.stack([motions[i] for i in chunk]))).to(device)
-                for i, row in zip(chunk, self.vq.encode(batch).cpu().tolist()):  # (B, N)
-                    codes[i] = row
+        for chunk in _equal_length_chunks([len(m) for m in motions], batch_size):
+            batch = torch.from_numpy(self.normalizer.normalize(np.stack([motions[i] for i in chunk]))).to(device)
+            for i, row in zip(chunk, self.vq.encode(batch).cpu().tolist()):  # (B, N)
+                codes[i] = row
         return codes  # type: ignore[return-value]
 
     def tokens(self, features: np.ndarray) -> str:
@@ -97,18 +91,12 @@ class MotionCodec:
         for codes, n in zip(code_lists, frames):
             self._check_codes(codes, n)
         device = next(self.vq.parameters()).device
-        by_length: dict[int, list[int]] = {}
-        for index, codes in enumerate(code_lists):
-            by_length.setdefault(len(codes), []).append(index)
         decoded: list[DecodedMotion | None] = [None] * len(code_lists)
-        for length, indices in by_length.items():
-            full = codes_to_frames(length, self.vq.cfg.frames_per_code)
-            for first in range(0, len(indices), batch_size):
-                chunk = indices[first : first + batch_size]
-                batch = torch.tensor([[int(c) for c in code_lists[i]] for i in chunk], dtype=torch.long, device=device)
-                features = self.normalizer.denormalize(self.vq.decode(batch).float().cpu().numpy())  # (B, 4N, D)
-                for i, motion in zip(chunk, features):
-                    decoded[i] = DecodedMotion(motion[: min(frames[i] or full, full)], self.skeleton)
+        for chunk in _equal_length_chunks([len(c) for c in code_lists], batch_size):
+            batch = torch.tensor([[int(c) for c in code_lists[i]] for i in chunk], dtype=torch.long, device=device)
+            features = self.normalizer.denormalize(self.vq.decode(batch).float().cpu().numpy())  # (B, 4N, D)
+            for i, motion in zip(chunk, features):
+                decoded[i] = DecodedMotion(motion[: frames[i] or len(motion)], self.skeleton)
         return decoded  # type: ignore[return-value]
 
     def _check_codes(self, codes: Sequence[int], frames: int | None) -> None:
@@ -119,3 +107,13 @@ class MotionCodec:
             raise MotionchatError(f"motion code {bad[0]} is outside the codebook (0..{self.codebook_size - 1})")
         if frames is not None and frames < 1:
             raise MotionchatError(f"cannot decode to {frames} frames; ask for at least 1")
+
+
+def _equal_length_chunks(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+    """Indices of items of equal length, at most `batch_size` at a time (one forward pass each)."""
+    by_length: dict[int, list[int]] = {}
+    for index, length in enumerate(lengths):
+        by_length.setdefault(length, []).append(index)
+    for indices in by_length.values():
+        for first in range(0, len(indices), batch_size):
+            yield indices[first : first + batch_size]
