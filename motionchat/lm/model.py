@@ -16,7 +16,7 @@ from transformers import PreTrainedTokenizerBase, T5Config, T5ForConditionalGene
 from transformers.utils import logging as hf_logging
 
 from motionchat.errors import MotionchatError
-from motionchat.lm.tokenizer import load_text_tokenizer, text_tokenizer_from_sentencepiece, train_sentencepiece
+from motionchat.lm.tokenizer import load_text_tokenizer, train_text_tokenizer
 from motionchat.lm.vocab import VocabLayout, add_joint_tokens
 
 
@@ -27,7 +27,7 @@ class LMConfig:
     Args:
         pretrained_dir: a local T5 checkpoint directory (config.json, weights, tokenizer). When set,
             the backbone and its tokenizer come from there and the sizes below are ignored.
-        text_vocab_size: upper bound on SentencePiece pieces for the scratch tokenizer.
+        text_vocab_size: upper bound on byte-pair pieces of the scratch tokenizer.
         d_model, d_kv, d_ff, num_heads: T5 widths (d_kv is per head).
         num_encoder_layers, num_decoder_layers: depths. The decoder runs once per generated token,
             so its depth sets the generation latency.
@@ -85,7 +85,7 @@ def build_lm(
     else:
         if sentences is None:
             raise ValueError("a scratch backbone needs `sentences` to train its tokenizer")
-        tokenizer = text_tokenizer_from_sentencepiece(train_sentencepiece(sentences, config.text_vocab_size))
+        tokenizer = train_text_tokenizer(sentences, config.text_vocab_size)
     vocab = add_joint_tokens(tokenizer, codebook_size)
     return LanguageModel(build_model(config, vocab, seed), tokenizer, vocab)
 

@@ -2,7 +2,7 @@ import pytest
 from lm_fixtures import CODEBOOK, captions
 
 from motionchat.errors import MotionchatError
-from motionchat.lm.tokenizer import text_tokenizer_from_sentencepiece, train_sentencepiece
+from motionchat.lm.tokenizer import train_text_tokenizer
 from motionchat.lm.vocab import (
     EOM,
     SOM,
@@ -17,7 +17,7 @@ from motionchat.lm.vocab import (
 
 @pytest.fixture(scope="module")
 def tokenizer_and_vocab():
-    tokenizer = text_tokenizer_from_sentencepiece(train_sentencepiece(captions(), 300))
+    tokenizer = train_text_tokenizer(captions(), 300)
     text_size = len(tokenizer)
     vocab = add_joint_tokens(tokenizer, CODEBOOK)
     assert vocab.text_size == text_size
@@ -90,7 +90,7 @@ def test_layout_json_round_trip_and_validation(tokenizer_and_vocab):
 def test_check_detects_a_tokenizer_with_another_layout(tokenizer_and_vocab):
     tokenizer, vocab = tokenizer_and_vocab
     vocab.check(tokenizer)
-    other = text_tokenizer_from_sentencepiece(train_sentencepiece(captions(), 300))
+    other = train_text_tokenizer(captions(), 300)
     add_joint_tokens(other, CODEBOOK + 1)
     with pytest.raises(MotionchatError, match="do not match"):
         vocab.check(other)
