@@ -31,6 +31,7 @@ from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from trainer.checkpoint import capture_rng, list_checkpoints, load_checkpoint, remove_stale_temporaries, restore_rng, save_checkpoint
 from trainer.config import TrainConfig, lr_factor
+from trainer.conditioning import gap_line
 from trainer.metrics import METRICS_FILE, MetricsLog, require_tensorboard, truncate_after
 from trainer.rundir import start_run_dir
 from trainer.sampling import StepBatchSampler
@@ -191,7 +192,9 @@ def run_training(
 
             if cfg.eval_every and done % cfg.eval_every == 0 and done != stop_step:
                 if main:
-                    metrics_log.write({"step": done, "split": "val", **_evaluate(stage, accelerator.unwrap_model(model))})
+                    scores = _evaluate(stage, accelerator.unwrap_model(model))
+                    metrics_log.write({"step": done, "split": "val", **scores})
+                    progress.console.print(f"step {done} validation: loss {scores.get('loss', float('nan')):.4f}; {gap_line(scores)}".rstrip("; "))
                 accelerator.wait_for_everyone()
             if done % cfg.checkpoint_every == 0 or done == stop_step:
                 _save(run_dir, done, model, optimizer, scheduler, accelerator, stage.name, config_snapshot, cfg.keep_checkpoints)

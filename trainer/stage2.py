@@ -52,6 +52,7 @@ from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
 from trainer.run_config import RunOptions, StageRun
 from trainer.rundir import CONFIG_FILE, read_run_config
+from trainer.conditioning import corrupt_motion_history, gap_line, prompt_gap
 from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss
 from trainer.span_corruption import span_corrupt
 
@@ -72,7 +73,10 @@ class Stage2Config:
         mean_span_length: average length of a hidden span.
         mix_text_spans, mix_motion_spans, mix_text_to_motion, mix_motion_to_text: relative weights
             of the four example kinds.
+        corruption_tau: probability that each motion code of a text->motion example's
+            teacher-forcing input is replaced by a random code (`trainer.conditioning`).
         val_examples: validation examples scored by each periodic evaluation.
+        gap_examples: validation examples per paired kind for the prompt gap of each evaluation.
         test_examples: test examples scored at the end.
     """
 
@@ -84,7 +88,9 @@ class Stage2Config:
     mix_motion_spans: float = 1.0
     mix_text_to_motion: float = 1.0
     mix_motion_to_text: float = 1.0
+    corruption_tau: float = 0.0
     val_examples: int = 256
+    gap_examples: int = 64
     test_examples: int = 512
 
     def __post_init__(self):
@@ -93,22 +99,27 @@ class Stage2Config:
             raise ValueError("the mix_* weights must be >= 0 and not all 0")
         if not 0 < self.noise_density < 1 or self.mean_span_length < 1:
             raise ValueError("noise_density must be in (0, 1) and mean_span_length >= 1")
-        if self.val_examples < 1 or self.test_examples < 1:
-            raise ValueError("val_examples and test_examples must be >= 1")
+        if self.val_examples < 1 or self.test_examples < 1 or self.gap_examples < 2:
+            raise ValueError("val_examples and test_examples must be >= 1, gap_examples >= 2")
+        if not 0 <= self.corruption_tau < 1:
+            raise ValueError(f"corruption_tau must be in [0, 1), got {self.corruption_tau}")
 
     def mix_weights(self) -> tuple[float, ...]:
         return (self.mix_text_spans, self.mix_motion_spans, self.mix_text_to_motion, self.mix_motion_to_text)
 
 
 STAGE2_PRESETS: dict[str, Stage2Config] = {
-    # Two shared CPU cores, the synthetic corpus: 0.6-0.9 steps/s measured (3.4M parameters, batch
-    # 32), so about 20-30 minutes. The LM is smaller than `motionchat.lm.TINY` to fit the time
-    # budget of the whole `trainer all` (3 h on such a machine).
+    # Two shared CPU cores, the synthetic corpus: paired text<->motion only, 1.0-1.3 steps/s (3.4M
+    # parameters, batch 32; bf16 autocast measured no faster on this CPU), so about 30 minutes.
+    # Span corruption is left out: it taught the decoder to continue motion without reading the
+    # prompt (prompt gap 0.05 nats/token after stages 2+3 of the previous default), and tau 0.3
+    # keeps the motion history from being enough. The LM is smaller than `motionchat.lm.TINY` to fit
+    # the time budget of the whole `trainer all` (3 h on such a machine).
     "tiny": Stage2Config(
         lm=LMConfig(text_vocab_size=2000, d_model=192, d_kv=48, d_ff=768, num_heads=4, num_encoder_layers=3, num_decoder_layers=3),
-        train=TrainConfig(steps=1000, batch_size=32, lr=2e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.1,
+        train=TrainConfig(steps=2000, batch_size=32, lr=2e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.1,
                           weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500),
-        val_examples=128,
+        mix_text_spans=0.0, mix_motion_spans=0.0, corruption_tau=0.3, val_examples=128,
     ),  # fmt: skip
     # MotionGPT's recipe on a pretrained T5 (pass --set lm.pretrained_dir=/path/to/flan-t5-base):
     # lr 2e-4, batch 16 per GPU; HumanML3D on GPUs with bf16.
@@ -190,7 +201,8 @@ def tokenizer_sha256(tokenizer) -> str:
 class PretrainExamples(Dataset):
     """(clip index, seed) -> one pretraining example of the clip; kind, caption and spans from the seed."""
 
-    def __init__(self, clips: MotionClips, codes: SplitCodes, lm: LanguageModel, cfg: Stage2Config):
+    def __init__(self, clips: MotionClips, codes: SplitCodes, lm: LanguageModel, cfg: Stage2Config, corruption_tau: float = 0.0):
+        self.corruption_tau = corruption_tau
         self.captions = [[c.text for c in per_clip] for per_clip in clips.captions]
         self.codes = codes
         self.tokenizer, self.vocab = lm.tokenizer, lm.vocab
@@ -224,7 +236,8 @@ class PretrainExamples(Dataset):
         motion_text = [v.som_id, *motion, v.eom_id, eos]  # exactly how the tokenizer reads `motion_tokens_to_text`
         if kind == "motion_to_text":
             return Seq2SeqExample(motion_text, text)
-        return Seq2SeqExample(text, motion_text)  # text->motion, and too-short span examples
+        # text->motion, and too-short span examples
+        return Seq2SeqExample(text, motion_text, corrupt_motion_history(motion_text, v, self.corruption_tau, rng))
 
 
 def fixed_keys(count: int, size: int, seed: int) -> list[tuple[int, int]]:
@@ -241,6 +254,16 @@ def kind_losses(model: nn.Module, dataset: PretrainExamples, keys: list[tuple[in
         if chosen:
             report |= {f"{kind}_{name}": value for name, value in mean_loss(model, chosen, pad_id).items()}
     return report
+
+
+def paired_gaps(model: nn.Module, dataset: PretrainExamples, count: int, pad_id: int) -> dict[str, float]:
+    """Prompt gaps of the paired kinds (`gap_t2m`, `gap_m2t`) on `count` fixed examples each."""
+    gaps = {}
+    for kind, name in (("text_to_motion", "t2m"), ("motion_to_text", "m2t")):
+        keys = [k for k in fixed_keys(8 * count, len(dataset), 4) if dataset.kind(k[1]) == kind][:count]
+        if len(keys) >= 2:
+            gaps[f"gap_{name}"] = prompt_gap(model, [dataset[k] for k in keys], pad_id)["gap"]
+    return gaps
 
 
 # --- the stage ----------------------------------------------------------------------------------
@@ -283,7 +306,7 @@ class PretrainStage:
         return self.lm.model
 
     def train_dataset(self) -> PretrainExamples:
-        return PretrainExamples(self.train_clips, self._codes(self.train_clips), self.lm, self.cfg)
+        return PretrainExamples(self.train_clips, self._codes(self.train_clips), self.lm, self.cfg, self.cfg.corruption_tau)
 
     def collate(self, items: list[Seq2SeqExample]) -> dict[str, torch.Tensor]:
         return collate(items, self.lm.vocab.pad_id)
@@ -293,11 +316,13 @@ class PretrainStage:
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         dataset = PretrainExamples(self.val_clips, self._codes(self.val_clips), self.lm, self.cfg)
-        return mean_loss(model, [dataset[k] for k in fixed_keys(self.cfg.val_examples, len(dataset), 1)], self.lm.vocab.pad_id)
+        report = mean_loss(model, [dataset[k] for k in fixed_keys(self.cfg.val_examples, len(dataset), 1)], self.lm.vocab.pad_id)
+        return report | paired_gaps(model, dataset, self.cfg.gap_examples, self.lm.vocab.pad_id)
 
     def finish(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
         dataset = PretrainExamples(self.test_clips, self._codes(self.test_clips), self.lm, self.cfg)
         report = kind_losses(model, dataset, fixed_keys(self.cfg.test_examples, len(dataset), 2), self.lm.vocab.pad_id)
+        report |= paired_gaps(model, dataset, self.cfg.gap_examples, self.lm.vocab.pad_id)
         report = {"split": "test", "examples": self.cfg.test_examples, **report}
         save_lm(run_dir / LM_DIR, model, self.lm.tokenizer, self.lm.vocab)
         atomic_write_bytes(run_dir / VQ_FILE, (self.vq_dir / VQ_FILE).read_bytes())
@@ -335,5 +360,6 @@ def run_stage2(*, data: Path | None, vq: Path | None, **options: Any) -> RunResu
     return run.train(stage, inputs, lambda r: (
         f"test split ({r['examples']} examples): loss {r['loss']:.3f}, token accuracy {100 * r['token_acc']:.1f}% "
         f"(text->motion {r.get('text_to_motion_loss', float('nan')):.3f}, motion->text {r.get('motion_to_text_loss', float('nan')):.3f})\n"
+        f"{gap_line(r)}\n"
         f"wrote {out / LM_DIR}, {out / EVAL_FILE}; next: trainer stage3 --data {data} --init {out} --out BUNDLE"
     ))  # fmt: skip

@@ -8,9 +8,10 @@ them across families. Templates, captions and per-action compose captions are dr
 example's seed, so every epoch reads differently. Prompts and targets come from
 `motionchat.tasks.examples`, the code chat and evaluation use.
 
-Optional corrupted-sequence training (T2M-GPT): with `corruption_tau` > 0, each motion code in the
-decoder's teacher-forcing input of a motion answer is replaced by a random code with that
-probability, while the target stays clean, so generation learns to recover from its own mistakes.
+`family_weights` sets how many examples of a family each clip (or edit pair) gives an epoch, so the
+families that carry the product can get more of the budget than the easy duration ones. Motion
+history corruption (`corruption_tau`) and condition dropout (`condition_dropout`) make the decoder
+read its prompt (`trainer.conditioning`); every periodic evaluation logs each family's prompt gap.
 
 The run folder (`--run-dir`, default BUNDLE.runs/stage3) ends with eval.json (test loss per family
 and one sampled answer per family checked for its output type) next to the usual config.json,
@@ -49,7 +50,8 @@ from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
 from trainer.run_config import RunOptions, StageRun
 from trainer.rundir import read_run_config
-from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss, shift_right
+from trainer.conditioning import NULL_PROMPT, corrupt_motion_history, gap_line, prompt_gap
+from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss
 from trainer.stage2 import LM_DIR, PROVENANCE_FILE, check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_json
 
 EVAL_FILE = "eval.json"
@@ -58,6 +60,7 @@ CLIP_FAMILIES = (
     "random_caption", "predict", "inbetween", "compose",
 )  # fmt: skip
 PAIR_FAMILIES = ("edit", "diff")
+UNPROMPTED_FAMILIES = ("random_motion", "random_caption")  # their prompts carry no input: no prompt gap
 
 
 @dataclass(frozen=True)
@@ -66,22 +69,55 @@ class Stage3Config:
 
     Args:
         train: the optimisation loop.
+        family_weights: examples per clip (per edit pair for edit and diff) and epoch of each family,
+            as "t2m=4,m2t=3,m2length=0"; families not named give 1, 0 leaves a family out.
         corruption_tau: probability that each motion code of a motion answer's teacher-forcing
             input is replaced by a random code (T2M-GPT's tau); 0 turns it off.
+        condition_dropout: share of training examples whose prompt is the null prompt (the
+            unconditional answer that classifier-free guidance needs); 0 turns it off.
         val_examples: validation examples scored by each periodic evaluation.
+        gap_examples: validation examples per family for the prompt gap of each evaluation.
         test_examples: test examples scored at the end (spread over the families).
     """
 
     train: TrainConfig = field(default_factory=TrainConfig)
+    family_weights: str = ""
     corruption_tau: float = 0.0
+    condition_dropout: float = 0.0
     val_examples: int = 256
+    gap_examples: int = 32
     test_examples: int = 480
 
     def __post_init__(self):
         if not 0 <= self.corruption_tau < 1:
             raise ValueError(f"corruption_tau must be in [0, 1), got {self.corruption_tau}")
-        if self.val_examples < 1 or self.test_examples < 1:
-            raise ValueError("val_examples and test_examples must be >= 1")
+        if not 0 <= self.condition_dropout < 1:
+            raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
+        if self.val_examples < 1 or self.test_examples < 1 or self.gap_examples < 2:
+            raise ValueError("val_examples and test_examples must be >= 1, gap_examples >= 2")
+        parse_family_weights(self.family_weights)
+
+    def weights(self) -> dict[str, int]:
+        return parse_family_weights(self.family_weights)
+
+
+def parse_family_weights(text: str) -> dict[str, int]:
+    """"t2m=4,m2length=0" -> a weight for every family (1 where not named)."""
+    weights = dict.fromkeys(CLIP_FAMILIES + PAIR_FAMILIES, 1)
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        family, sep, value = item.partition("=")
+        family = family.strip()
+        if family not in weights or not sep:
+            raise ValueError(f"family_weights: '{item}' is not FAMILY=COUNT with FAMILY one of {', '.join(weights)}")
+        try:
+            weights[family] = int(value)
+        except ValueError:
+            raise ValueError(f"family_weights: '{item}' needs a whole number of examples") from None
+        if weights[family] < 0:
+            raise ValueError(f"family_weights: '{item}' must not be negative")
+    if not any(weights.values()):
+        raise ValueError("family_weights: every family has weight 0")
+    return weights
 
 
 STAGE3_PRESETS: dict[str, Stage3Config] = {
@@ -109,7 +145,11 @@ STAGE3_PRESETS: dict[str, Stage3Config] = {
 class TaskSource:
     """One split's material for the families: codes, captions, programs (labels.jsonl), edit pairs."""
 
-    def __init__(self, clips: MotionClips, codes: SplitCodes, labels: dict[str, dict], edits: list[dict]):
+    def __init__(
+        self, clips: MotionClips, codes: SplitCodes, labels: dict[str, dict], edits: list[dict], weights: dict[str, int] | None = None
+    ):
+        """`weights`: examples per clip or pair and epoch of each family (1 each when None)."""
+        weights = weights or parse_family_weights("")
         self.codes = codes
         self.captions = [[c.text for c in per_clip] for per_clip in clips.captions]
         position = {clip_id: i for i, clip_id in enumerate(clips.clip_ids)}
@@ -119,8 +159,8 @@ class TaskSource:
         for index in range(len(clips)):
             for family in CLIP_FAMILIES:
                 if self.supports(family, index):
-                    self.items.append((family, index))
-        self.items += [(family, p) for p in range(len(self.pairs)) for family in PAIR_FAMILIES]
+                    self.items += [(family, index)] * weights[family]
+        self.items += [(family, p) for p in range(len(self.pairs)) for family in PAIR_FAMILIES for _ in range(weights[family])]
 
     def supports(self, family: str, index: int) -> bool:
         if family == "predict":
@@ -162,9 +202,12 @@ class TaskSource:
 class InstructionExamples(Dataset):
     """(item index, seed) -> the tokenised (prompt, target) of one family example."""
 
-    def __init__(self, source: TaskSource, families: dict[str, Family], lm: LanguageModel, fps: float, corruption_tau: float):
+    def __init__(
+        self, source: TaskSource, families: dict[str, Family], lm: LanguageModel, fps: float, corruption_tau: float = 0.0,
+        condition_dropout: float = 0.0,
+    ):  # fmt: skip
         self.source, self.families, self.lm, self.fps = source, families, lm, fps
-        self.corruption_tau = corruption_tau
+        self.corruption_tau, self.condition_dropout = corruption_tau, condition_dropout
 
     def __len__(self) -> int:
         return len(self.source.items)
@@ -184,13 +227,12 @@ class InstructionExamples(Dataset):
         family_id, prompt, target = self.texts(key)
         tokenizer, vocab = self.lm.tokenizer, self.lm.vocab
         labels = tokenizer(target)["input_ids"]
+        rng = np.random.default_rng([key[1], 2])
+        if self.condition_dropout > 0 and rng.random() < self.condition_dropout:
+            prompt = NULL_PROMPT
         decoder_inputs = None
-        if self.corruption_tau > 0 and self.families[family_id].output == "motion":
-            rng = np.random.default_rng([key[1], 2])
-            decoder_inputs = shift_right(labels, vocab.pad_id)
-            for i, token in enumerate(decoder_inputs):
-                if vocab.is_motion_id(token) and rng.random() < self.corruption_tau:
-                    decoder_inputs[i] = vocab.motion_id(int(rng.integers(vocab.codebook_size)))
+        if self.families[family_id].output == "motion":
+            decoder_inputs = corrupt_motion_history(labels, vocab, self.corruption_tau, rng)
         return Seq2SeqExample(tokenizer(prompt)["input_ids"], labels, decoder_inputs)
 
 
@@ -256,11 +298,12 @@ class InstructStage:
     def source(self, split: str) -> TaskSource:
         if split not in self.sources:
             codes, _, _ = load_or_encode(self.clips[split], self.codec, self.init_dir / VQ_FILE, self.run_dir, [self.init_dir])
-            self.sources[split] = TaskSource(self.clips[split], codes, self.labels, self.edits)
+            weights = self.cfg.weights() if split == "train" else None
+            self.sources[split] = TaskSource(self.clips[split], codes, self.labels, self.edits, weights)
         return self.sources[split]
 
-    def examples(self, split: str, corruption_tau: float = 0.0) -> InstructionExamples:
-        return InstructionExamples(self.source(split), self.families, self.lm, self.skeleton.fps, corruption_tau)
+    def examples(self, split: str, corruption_tau: float = 0.0, condition_dropout: float = 0.0) -> InstructionExamples:
+        return InstructionExamples(self.source(split), self.families, self.lm, self.skeleton.fps, corruption_tau, condition_dropout)
 
     def missing_data_notes(self) -> list[str]:
         notes = []
@@ -283,7 +326,7 @@ class InstructStage:
         return self.lm.model
 
     def train_dataset(self) -> InstructionExamples:
-        return self.examples("train", self.cfg.corruption_tau)
+        return self.examples("train", self.cfg.corruption_tau, self.cfg.condition_dropout)
 
     def collate(self, items: list[Seq2SeqExample]) -> dict[str, torch.Tensor]:
         return collate(items, self.lm.vocab.pad_id)
@@ -293,7 +336,22 @@ class InstructStage:
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         dataset = self.examples("val")
-        return mean_loss(model, [dataset[k] for k in fixed_keys(self.cfg.val_examples, len(dataset), 1)], self.lm.vocab.pad_id)
+        report = mean_loss(model, [dataset[k] for k in fixed_keys(self.cfg.val_examples, len(dataset), 1)], self.lm.vocab.pad_id)
+        return report | self.prompt_gaps(model, dataset)
+
+    def prompt_gaps(self, model: nn.Module, dataset: InstructionExamples) -> dict[str, float]:
+        """`gap_<family>` for every family with an input, on a fixed sample of `gap_examples` each."""
+        by_family: dict[str, list[int]] = {}
+        for index, (family, _) in enumerate(dataset.source.items):
+            by_family.setdefault(family, []).append(index)
+        gaps = {}
+        for family, indices in by_family.items():
+            if family in UNPROMPTED_FAMILIES or len(indices) < 2:
+                continue
+            order = np.random.default_rng(3).permutation(len(indices))[: self.cfg.gap_examples]
+            examples = [dataset[(indices[i], 7_000_003 + int(i))] for i in order]
+            gaps[f"gap_{family}"] = prompt_gap(model, examples, self.lm.vocab.pad_id)["gap"]
+        return gaps
 
     def family_losses(self, model: nn.Module, dataset: InstructionExamples) -> dict[str, float]:
         keys = fixed_keys(self.cfg.test_examples, len(dataset), 2)
@@ -307,7 +365,7 @@ class InstructStage:
     def finish(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
         test = self.examples("test")
         answers = check_answers(model, self.lm, test)
-        report = {"split": "test", "examples": self.cfg.test_examples, **self.family_losses(model, test)}
+        report = {"split": "test", "examples": self.cfg.test_examples, **self.family_losses(model, test), **self.prompt_gaps(model, test)}
         report["well_formed_answers"] = sum(a["ok"] for a in answers.values())
         report["families_checked"] = len(answers)
         report["motions_at_length_limit"] = sum(a["at_length_limit"] for a in answers.values())
@@ -346,6 +404,8 @@ def model_card(provenance: dict, answers: dict[str, dict], notes: list[str]) -> 
         test = provenance.get(stage, {}).get("test", {})
         if test:
             lines.append(f"- {stage}: loss {test.get('loss', float('nan')):.3f}, token accuracy {100 * test.get('token_acc', 0):.1f}%")
+            if gap_line(test):
+                lines.append(f"- {stage}: {gap_line(test)} (loss with another example's prompt minus loss with its own)")
     lines += ["", "## Answers per family (one sampled answer each, checked for its output type)", "",
               "| family | output | well formed | answer |", "|---|---|---|---|"]  # fmt: skip
     for family, a in answers.items():
@@ -384,6 +444,6 @@ def run_stage3(*, data: Path | None, init: Path | None, run_dir: Path | None, **
     return run.train(stage, inputs, lambda r: (
         f"test split ({r['examples']} examples): loss {r['loss']:.3f}, token accuracy {100 * r['token_acc']:.1f}%; "
         f"well-formed sampled answers: {r['well_formed_answers']}/{r['families_checked']} families "
-        f"({r['motions_at_length_limit']} motions cut at the length limit)\n"
+        f"({r['motions_at_length_limit']} motions cut at the length limit)\n{gap_line(r)}\n"
         f"wrote the bundle {out} (run folder {run.run_dir})"
     ))  # fmt: skip

@@ -196,3 +196,25 @@ def test_sample_tokens_follows_the_distribution_and_never_picks_banned_tokens():
     assert torch.allclose(freq, probs, atol=0.015)
     edges = torch.tensor([0.0, 0.5 + 1e-6, 0.5 - 1e-6, 0.81, 1 - 2**-24])  # around the CDF's steps, u's extremes
     assert sample_tokens(probs.log().expand(5, -1), edges).tolist() == [0, 2, 0, 4, 4]
+
+
+def test_guidance_one_is_plain_decoding_and_other_scales_mix_prompt_and_null_prompt(lm):
+    plain = _run(lm, PROMPTS, "motion", config=DecodingConfig(do_sample=True, num_samples=2, seed=3))
+    assert _run(lm, PROMPTS, "motion", config=DecodingConfig(do_sample=True, num_samples=2, seed=3, guidance=1.0)) == plain
+    # Greedy guided decoding, checked token by token against full forward passes of both prompts.
+    scale, prompt = 3.0, PROMPTS[1]
+    (answer,) = _run(lm, [prompt], "text", config=DecodingConfig(guidance=scale, max_text_tokens=6))[0]
+    model, tokenizer = lm.model.eval(), lm.tokenizer
+    banned = banned_in_text(tokenizer, lm.vocab)
+    expected = [lm.vocab.pad_id]
+    with torch.no_grad():
+        for _ in range(len(answer.token_ids)):
+            decoder_ids = torch.tensor([expected])
+            logp = [model(**tokenizer([text], return_tensors="pt"), decoder_input_ids=decoder_ids).logits[0, -1].log_softmax(-1)
+                    for text in (prompt, "")]  # fmt: skip
+            guided = logp[1] + scale * (logp[0] - logp[1])
+            guided[sorted(banned)] = -float("inf")
+            expected.append(int(guided.argmax()))
+    assert answer.token_ids == expected[1:]
+    with pytest.raises(MotionchatError, match="guidance"):
+        DecodingConfig(guidance=-1)
