@@ -210,7 +210,8 @@ class Engine:
         samples = self.session.samples
         # Always sampled (seeded, so repeatable): greedy decoding of the tiny model repeats one
         # motion code until the length limit instead of ending the motion.
-        config = DecodingConfig(do_sample=True, top_k=50, num_samples=samples, seed=self.session.seed or 0)
+        config = DecodingConfig(do_sample=True, top_k=50, num_samples=samples, seed=self.session.seed or 0,
+                                guidance=self.session.guidance)
         order = list(prepared)
         answers = generate(
             bundle.lm.model, bundle.lm.tokenizer, bundle.lm.vocab,

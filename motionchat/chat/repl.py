@@ -20,6 +20,7 @@ from rich.console import Console
 
 from motionchat.chat.engine import Engine
 from motionchat.chat.replies import show_reply
+from motionchat.chat.session import guidance_scale
 from motionchat.errors import MotionchatError
 from motionchat.motion.timing import frames_to_seconds
 from motionchat.tasks.routing import HELP_TEXT
@@ -34,6 +35,7 @@ COMMANDS = {
     "/bundle PATH": "switch to another trained model",
     "/samples N": "motions to make per request",
     "/seed N": "sampling seed (same seed, same answers)",
+    "/guidance S": "classifier-free guidance scale (1 = off; higher follows the request more)",
     "/clear": "forget the session's motions",
     "/quit": "leave (Ctrl-D works too)",
 }
@@ -104,7 +106,7 @@ class Repl:
         self.handlers: dict[str, Callable[[list[str]], bool | None]] = {
             "/help": self._help, "/open": self._open, "/list": self._list, "/save": self._save,
             "/render": self._render, "/play": self._play, "/bundle": self._bundle,
-            "/samples": self._samples, "/seed": self._seed, "/clear": self._clear, "/quit": self._quit,
+            "/samples": self._samples, "/seed": self._seed, "/guidance": self._guidance, "/clear": self._clear, "/quit": self._quit,
             "/exit": self._quit,
         }
 
@@ -202,6 +204,10 @@ class Repl:
     def _seed(self, args: list[str]) -> None:
         self.engine.session.seed = _positive_int(_one(args, "/seed N"), "/seed", minimum=0)
         self.console.print(f"seed {self.engine.session.seed}")
+
+    def _guidance(self, args: list[str]) -> None:
+        self.engine.session.guidance = guidance_scale(_one(args, "/guidance S"))
+        self.console.print(f"guidance {self.engine.session.guidance:g}")
 
     def _clear(self, args: list[str]) -> None:
         self.engine.session.clear()

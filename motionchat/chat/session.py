@@ -17,6 +17,22 @@ from motionchat.errors import MotionchatError
 from motionchat.motion.skeleton import HUMANML3D, SkeletonSpec
 from motionchat.tasks.routing import LAST, PREVIOUS
 
+# Classifier-free guidance scale of chat answers (`DecodingConfig.guidance`; 1 = off), chosen by
+# measurement on the shipped model (README, Quality).
+DEFAULT_GUIDANCE = 1.0
+MAX_GUIDANCE = 20.0
+
+
+def guidance_scale(text: str | float) -> float:
+    """A guidance scale given by the user, checked (0..MAX_GUIDANCE; 1 is off)."""
+    try:
+        scale = float(text)
+    except ValueError:
+        raise MotionchatError(f"guidance must be a number such as 1 (off) or 3, not '{text}'") from None
+    if not 0 <= scale <= MAX_GUIDANCE:  # also refuses nan
+        raise MotionchatError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (1 is off), not {text}")
+    return scale
+
 
 @dataclass
 class SessionMotion:
@@ -38,6 +54,7 @@ class Session:
     out_dir: Path = Path("motionchat_out")
     samples: int = 1
     seed: int | None = None
+    guidance: float = DEFAULT_GUIDANCE
     motions: list[SessionMotion] = field(default_factory=list)
     _counter: int = 0
 

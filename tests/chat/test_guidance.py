@@ -1,0 +1,29 @@
+"""Classifier-free guidance as users set it: `--guidance` on ask/run and `/guidance` in the REPL."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from motionchat.chat.session import guidance_scale
+from motionchat.cli import app
+from motionchat.errors import MotionchatError
+
+runner = CliRunner()
+
+
+def test_guidance_scale_accepts_numbers_in_range_and_explains_the_rest():
+    assert guidance_scale("1") == 1.0 and guidance_scale("3.5") == 3.5 and guidance_scale(0) == 0.0
+    for bad, needle in [("lots", "a number"), ("nan", "between"), ("-1", "between"), ("21", "between"), ("inf", "between")]:
+        with pytest.raises(MotionchatError, match=needle):
+            guidance_scale(bad)
+
+
+def test_ask_with_guidance_on_the_shipped_model(tmp_path):
+    args = ["ask", "a person jumps twice", "--out", str(tmp_path), "--format", "none", "--json", "--seed", "1"]
+    plain = runner.invoke(app, args)
+    guided = runner.invoke(app, [*args, "--guidance", "3"])
+    assert plain.exit_code == 0 and guided.exit_code == 0, guided.output
+    assert json.loads(guided.stdout.splitlines()[-1])["ok"]
+    bad = runner.invoke(app, [*args, "--guidance", "nan"])
+    assert bad.exit_code == 2 and "guidance must be between" in bad.output and "Traceback" not in bad.output
