@@ -40,8 +40,9 @@ class BundleGenerator:
     tasks = ("t2m", "m2t", "predict", "inbetween", "edit", "diff")
     samples_differ = True
 
-    def __init__(self, bundle: str | Path, device: str = "cpu"):
+    def __init__(self, bundle: str | Path, device: str = "cpu", guidance: float = 1.0):
         self.bundle = load_bundle(bundle, device)
+        self.guidance = guidance
         self.codec = self.bundle.codec
         self.tally = AnswerTally(STAND_INS)
         self._codes: dict = {}  # motion key -> codes
@@ -55,7 +56,7 @@ class BundleGenerator:
         return [build_prompt(family_spec, v, rng, codebook_size=self.codec.codebook_size, fps=self.bundle.fps) for v in values]
 
     def _generate(self, task, family, values, seed, output, n_samples=1, frame_limits=None):
-        config = DecodingConfig(do_sample=True, top_k=50, num_samples=n_samples, seed=seed)
+        config = DecodingConfig(do_sample=True, top_k=50, num_samples=n_samples, seed=seed, guidance=self.guidance)
         lm = self.bundle.lm
         answers = generate(lm.model, lm.tokenizer, lm.vocab, self._prompts(family, values, seed), output, config,
                            frame_limits=frame_limits)  # fmt: skip

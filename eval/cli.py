@@ -60,6 +60,9 @@ LimitOption = Annotated[Optional[int], typer.Option("--limit", min=2, help="Eval
 SeedOption = Annotated[int, typer.Option("--seed", help="Seeds every random choice; the same seed gives the same report.")]
 MMSamplesOption = Annotated[int, typer.Option("--mm-samples", min=2, help="Motions per caption for MultiModality (protocol: 30).")]
 MMPromptsOption = Annotated[int, typer.Option("--mm-prompts", min=1, help="Captions for MultiModality (protocol: 100).")]
+GuidanceOption = Annotated[
+    float, typer.Option("--guidance", min=0, max=20, help="Classifier-free guidance scale of the model's answers (1 = off).")
+]
 DeviceOption = Annotated[str, typer.Option("--device", help="torch device for the networks (cpu, cuda, cuda:1, ...).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 TrainOutOption = Annotated[Path, typer.Option("--out", help="Run folder: config, checkpoints, metrics and the trained network.")]
@@ -79,6 +82,7 @@ EVALUATION_OPTIONS: dict[str, tuple[Any, Any]] = {
     "seed": (SeedOption, 0),
     "mm_samples": (MMSamplesOption, 30),
     "mm_prompts": (MMPromptsOption, 100),
+    "guidance": (GuidanceOption, 1.0),
     "device": (DeviceOption, "cpu"),
     "quiet": (QuietOption, False),
 }
@@ -211,8 +215,8 @@ def tokenizer_command(data: DataOption, out: ReportOption, *, options: dict[str,
 @option_group(
     "options",
     _options(
-        ("bundle", "evaluator", "recognizer", "vq", *GUO_OPTIONS, "repeats", "limit", "seed", "mm_samples", "mm_prompts", "device",
-         "workers", "quiet"),
+        ("bundle", "evaluator", "recognizer", "vq", *GUO_OPTIONS, "repeats", "limit", "seed", "mm_samples", "mm_prompts", "guidance",
+         "device", "workers", "quiet"),
         vq=(Annotated[Optional[Path], typer.Option("--vq", help="Also evaluate this tokenizer (a bundle's own is used by default).")], None),
         workers=(
             Annotated[Optional[int], typer.Option("--workers", min=1, help="Processes to spread the tasks over, each with its own copy "

@@ -254,6 +254,8 @@ def evaluate_t2m(
             motions = _check_motions(g, [s[0] for s in samples], len(prompts), data.skeleton.feature_dim, embedder.min_frames, "t2m")
             emb = embedder.embed_motions(motions)
             scores = _embedding_scores(texts, emb, real_all, cfg, rng, result)
+            if len(texts) >= cfg.batch:  # each motion against another request's text: chance for a model that reads its prompt
+                scores["r_precision_top3_shuffled"] = r_precision(np.roll(texts, 1, axis=0), emb, batch=cfg.batch).top[2]
             split_scores = {}
             if compositional:  # its own random draws, so that the main table's stay as they were
                 split_rng = cfg.rng("t2m_compositional", repeat)

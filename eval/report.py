@@ -36,6 +36,8 @@ METRICS: dict[str, MetricInfo] = {
     "r_precision_top1": MetricInfo("R-Prec top-1", "higher"),
     "r_precision_top2": MetricInfo("R-Prec top-2", "higher"),
     "r_precision_top3": MetricInfo("R-Prec top-3", "higher"),
+    # against another request's text: near chance (3/32) for a model that reads its prompt
+    "r_precision_top3_shuffled": MetricInfo("R-Prec top-3, shuffled texts", "lower"),
     "fid": MetricInfo("FID", "lower"),
     "mm_dist": MetricInfo("MM-Dist", "lower"),
     "diversity": MetricInfo("Diversity", "real"),

@@ -56,6 +56,7 @@ class EvaluationInputs:
     seed: int = 0
     mm_samples: int = 30
     mm_prompts: int = 100
+    guidance: float = 1.0
     device: str = "cpu"
 
 
@@ -88,7 +89,7 @@ def _embedder(inputs: EvaluationInputs):
     return load_evaluator(inputs.evaluator, inputs.device), described
 
 
-def _model_generator(bundle: Path, device: str):
+def _model_generator(bundle: Path, device: str, guidance: float):
     """The Generator over a trained model bundle (eval.bundle_generator, written with the bundle)."""
     try:
         from eval.bundle_generator import BundleGenerator
@@ -96,7 +97,7 @@ def _model_generator(bundle: Path, device: str):
         raise MotionchatError(
             f"{bundle}: this build cannot run model bundles yet (no eval.bundle_generator); evaluate the baselines without --bundle"
         ) from None
-    return BundleGenerator(bundle, device=device)
+    return BundleGenerator(bundle, device=device, guidance=guidance)
 
 
 def _vq_and_stats(vq_path: Path, stats: Path | None, device: str):
@@ -136,7 +137,7 @@ class Evaluation:
         self.recognizer = CachedRecognizer(load_recognizer(inputs.recognizer, inputs.device)) if inputs.recognizer is not None else None
         if self.recognizer is not None and self.data.programs is None:
             raise MotionchatError(f"{inputs.data}: no labels.jsonl, so no programs to check; drop --recognizer for this dataset")
-        self.model = _model_generator(inputs.bundle, inputs.device) if inputs.bundle is not None else None
+        self.model = _model_generator(inputs.bundle, inputs.device, inputs.guidance) if inputs.bundle is not None else None
         self.tokenizer = None
         if "tokenizer" in tasks:
             if inputs.vq is None and inputs.bundle is None:
@@ -307,6 +308,7 @@ def run_evaluation(tasks: list[str], *, out: Path, workers: int | None = None, q
     meta = {
         "dataset": f"{data.root} ({len(data.test_indices)} of {len(data.test)} test clips)",
         "model": str(inputs.bundle) if inputs.bundle is not None else "none (baselines only)",
+        "guidance": inputs.guidance,
         **evaluation.described_evaluator,
         "recognizer": str(inputs.recognizer) if inputs.recognizer is not None else "none",
         "repeats": inputs.repeats,
