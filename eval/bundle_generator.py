@@ -19,10 +19,24 @@ from pathlib import Path
 import numpy as np
 
 from eval.cache import memoised, motion_key
-from eval.generators import AnswerTally, CaptionRequest, DiffRequest, EditRequest, InbetweenRequest, MotionPrompt, PredictRequest
+from eval.generators import (
+    AnswerTally,
+    CaptionRequest,
+    DiffRequest,
+    EditRequest,
+    InbetweenRequest,
+    MotionPrompt,
+    PredictRequest,
+)
 from motionchat.bundle import load_bundle
 from motionchat.lm.generation import DecodingConfig
-from motionchat.tasks.answering import Question, TaskRequest, answer_questions, decode_answers, prepare
+from motionchat.tasks.answering import (
+    Question,
+    TaskRequest,
+    answer_questions,
+    decode_answers,
+    prepare,
+)
 
 STAND_INS = {
     "t2m": "each is scored as an all-zero motion",

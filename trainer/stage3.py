@@ -32,29 +32,48 @@ from torch.utils.data import Dataset
 
 from motionchat.bundle import save_bundle
 from motionchat.data.dataset import MotionClips
+from motionchat.data.labels import read_edits, read_labels_if_any
 from motionchat.data.synth.captions import write_captions
-from motionchat.data.synth.corpus import read_edits
 from motionchat.data.synth.vocabulary import program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
+from motionchat.filenames import EVAL_FILE, LM_DIR, PROVENANCE_FILE
 from motionchat.lm.generation import DecodingConfig
 from motionchat.lm.model import LanguageModel
 from motionchat.lm.storage import load_lm
 from motionchat.motion.timing import frames_to_codes
-from motionchat.tasks.answering import TASKS, Question, TaskRequest, answer_questions, prepare
+from motionchat.tasks.answering import (
+    TASKS,
+    Question,
+    TaskRequest,
+    answer_questions,
+    prepare,
+)
 from motionchat.tasks.examples import TaskValues, build_target, known_frames
 from motionchat.tasks.families import Family, load_families
 from motionchat.vq import VQ_FILE
 from motionchat.vq.codec import MotionCodec
 from trainer.config import TrainConfig
+from trainer.lm_inputs import (
+    check_codec_dir,
+    fixed_keys,
+    load_captioned,
+    load_codec_dir,
+    load_validation,
+    read_json,
+)
 from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
 from trainer.run_config import RunOptions, StageRun
 from trainer.rundir import read_run_config
-from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss, shift_right
-from trainer.stage2 import LM_DIR, PROVENANCE_FILE, check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_json
+from trainer.seq2seq import (
+    Seq2SeqExample,
+    collate,
+    mean_loss,
+    seq2seq_loss,
+    shift_right,
+)
 
-EVAL_FILE = "eval.json"
 CLIP_FAMILIES = tuple(family for family, spec in TASKS.items() if spec.examples != "pair")
 PAIR_FAMILIES = tuple(family for family, spec in TASKS.items() if spec.examples == "pair")
 
@@ -335,12 +354,6 @@ class InstructStage:
             card=model_card(provenance, answers, self.missing_data_notes()), presets=presets, training=provenance,
         )  # fmt: skip
         return report
-
-
-def read_labels_if_any(data_dir: Path) -> dict[str, dict]:
-    from motionchat.data.synth.corpus import read_labels
-
-    return read_labels(data_dir) if (Path(data_dir) / "labels.jsonl").is_file() else {}
 
 
 def model_card(provenance: dict, answers: dict[str, dict], notes: list[str]) -> str:

@@ -19,7 +19,14 @@ import numpy as np
 from motionchat.chat.replies import MotionResult, Reply
 from motionchat.chat.session import Session, SessionMotion
 from motionchat.errors import MotionchatError
-from motionchat.tasks.answering import Question, TaskRequest, answer_questions, decode_answer, prepare, trained_family
+from motionchat.tasks.answering import (
+    Question,
+    TaskRequest,
+    answer_questions,
+    decode_answer,
+    prepare,
+    trained_family,
+)
 from motionchat.tasks.routing import LAST, PREVIOUS, RoutedRequest, route
 
 PREVIEW_FORMATS = ("gif", "mp4", "none")
@@ -199,8 +206,8 @@ class Engine:
         return MotionResult(motion.name, motion.frames, motion.skeleton.fps, motion.files)
 
     def _write_files(self, motion: SessionMotion, features: np.ndarray, base: str, caption: str) -> list[Path]:
+        from motionchat.motion.arrays import write_npy
         from motionchat.motion.io import save_motion
-        from motionchat.motion.npy import write_npy
 
         joints_path = save_motion(motion.joints, self.session.output_path(base, ".npy"), skeleton=motion.skeleton)
         features_path = self.session.output_path(f"{base}-features", ".npy")

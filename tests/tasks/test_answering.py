@@ -12,7 +12,13 @@ import pytest
 from answer_snapshot import RECORD, snapshot
 
 from motionchat.errors import MotionchatError
-from motionchat.tasks.answering import TASKS, TaskRequest, edge_codes, max_input_codes, prepare
+from motionchat.tasks.answering import (
+    TASKS,
+    TaskRequest,
+    edge_codes,
+    max_input_codes,
+    prepare,
+)
 from motionchat.tasks.families import default_families
 
 # The one deliberate change: in-betweening two motions keeps as many codes of each as training's
