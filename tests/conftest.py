@@ -30,7 +30,10 @@ class RealData:
         __tracebackhide__ = True  # report the skip at the test's line, not here
         path = self.root / relative
         if not path.exists():
-            pytest.skip(f"shared/realdata fixture {relative} is not present (looked in {self.root})")
+            pytest.skip(
+                f"real-data fixture {relative} not found: these tests expect HumanML3D / KIT-ML / CMU files under "
+                f"{self.root} (a shared/realdata folder beside the checkout; never part of the project)"
+            )
         return path
 
 
