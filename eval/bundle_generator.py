@@ -66,7 +66,7 @@ class BundleGenerator:
         """(questions, answers[request][sample]) of one batch; prompts drawn in order from one seeded rng."""
         rng, codec = random.Random(seed), self.codec
         questions = [prepare(r, self.bundle.families, rng, codebook_size=codec.codebook_size, frames_per_code=codec.frames_per_code,
-                             fps=self.bundle.fps) for r in requests]  # fmt: skip
+                             fps=self.bundle.fps) for r in requests]
         config = DecodingConfig(do_sample=True, top_k=50, num_samples=n_samples, seed=seed)
         answers = answer_questions(self.bundle.lm, questions, config)
         self.tally.count(task, [a.ok for per_prompt in answers for a in per_prompt])
@@ -86,7 +86,7 @@ class BundleGenerator:
         questions, answers = self._answers("t2m", requests, seed, n_samples)
         zero = np.zeros((1, self.bundle.skeleton.feature_dim), dtype=np.float32)
         flat = self._motions([q for q in questions for _ in range(n_samples)], [a for per in answers for a in per],
-                             [zero] * (len(prompts) * n_samples), [p.frames for p in prompts for _ in range(n_samples)])  # fmt: skip
+                             [zero] * (len(prompts) * n_samples), [p.frames for p in prompts for _ in range(n_samples)])
         return [flat[i * n_samples : (i + 1) * n_samples] for i in range(len(prompts))]
 
     def motion_to_text(self, requests: Sequence[CaptionRequest], seed: int) -> list[str]:
@@ -105,7 +105,7 @@ class BundleGenerator:
         starts = self._encode([r.start for r in requests])
         ends = self._encode([r.end for r in requests])
         tasks = [TaskRequest("inbetween", motions=[s, e], motion_frames=[len(r.start), len(r.end)], frames=r.frames)
-                 for s, e, r in zip(starts, ends, requests)]  # fmt: skip
+                 for s, e, r in zip(starts, ends, requests)]
         questions, answers = self._answers("inbetween", tasks, seed)
         return self._motions(questions, [a[0] for a in answers], [r.start for r in requests], [r.frames for r in requests])
 

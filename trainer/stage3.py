@@ -188,7 +188,7 @@ class InstructionExamples(Dataset):
     """(item index, seed) -> the tokenised (prompt, target) of one family example."""
 
     def __init__(self, source: TaskSource, families: dict[str, Family], lm: LanguageModel, fps: float, frames_per_code: int,
-                 corruption_tau: float):  # fmt: skip
+                 corruption_tau: float):
         self.source, self.families, self.lm, self.fps, self.frames_per_code = source, families, lm, fps, frames_per_code
         self.corruption_tau = corruption_tau
 
@@ -246,7 +246,7 @@ def check_answers(model: nn.Module, lm: LanguageModel, dataset: InstructionExamp
         shown = f"{len(answer.codes)} codes" if answer.codes is not None else answer.text
         at_limit = answer.codes is not None and len(answer.codes) >= limit
         report[family] = {"output": question.family.output, "ok": answer.ok, "problem": answer.problem, "answer": shown,
-                          "at_length_limit": at_limit, "prompt": question.prompt, "target": target}  # fmt: skip
+                          "at_length_limit": at_limit, "prompt": question.prompt, "target": target}
     return report
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from motionchat.chat.replies import MotionResult, Reply
 from motionchat.chat.session import Session, SessionMotion
 from motionchat.errors import MotionchatError
+from motionchat.filenames import CONFIG_FILE
 from motionchat.tasks.answering import (
     Question,
     TaskRequest,
@@ -43,7 +44,7 @@ def default_bundle_path() -> Path:
 
 
 def _check_bundle_dir(path: Path) -> Path:
-    if not (path / "config.json").is_file():
+    if not (path / CONFIG_FILE).is_file():
         raise MotionchatError(
             f"no model bundle at {path}; train one with `trainer all --data DIR --preset tiny --out BUNDLE` "
             "and pass --bundle BUNDLE (or set MOTIONCHAT_BUNDLE)"
@@ -154,10 +155,10 @@ class Engine:
         task = TaskRequest(
             request.family, caption=request.caption, captions=request.captions, motions=[codec.encode(self._features(m)) for m in motions],
             motion_frames=[m.frames for m in motions], frames=request.frames, edit=request.edit,
-        )  # fmt: skip
+        )
         seed = self.session.seed if self.session.seed is not None else 0
         question = prepare(task, bundle.families, random.Random(f"{seed}:{text}"), codebook_size=codec.codebook_size,
-                           frames_per_code=codec.frames_per_code, fps=bundle.fps)  # fmt: skip
+                           frames_per_code=codec.frames_per_code, fps=bundle.fps)
         return _Prepared(request, question)
 
     @property

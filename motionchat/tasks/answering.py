@@ -214,7 +214,7 @@ def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: D
     return generate(
         lm.model, lm.tokenizer, lm.vocab, [q.prompt for q in questions], [q.family.output for q in questions], config,
         frame_limits=[q.frame_limits for q in questions],
-    )  # fmt: skip
+    )
 
 
 def decode_answers(codec: MotionCodec, questions: Sequence[Question], code_lists: Sequence[Sequence[int]]) -> list[DecodedMotion]:

@@ -75,7 +75,7 @@ def test_frame_limits_follow_the_tokenizer_rate():
         assert max_input_codes(frames_per_code) == codes
         long_motion = list(range(60))
         question = prepare(TaskRequest("predict", motions=[long_motion], motion_frames=[240]), families, rng,
-                           codebook_size=64, frames_per_code=frames_per_code, fps=20.0)  # fmt: skip
+                           codebook_size=64, frames_per_code=frames_per_code, fps=20.0)
         assert len(question.prefix_codes) == codes - 1
         assert question.frame_limits == (1, max(1, 196 - (codes - 1) * frames_per_code))
     assert edge_codes(4) == 13
