@@ -44,6 +44,16 @@ def clips(tmp_path_factory, tiny_corpus):
     return paths
 
 
+def test_a_features_file_is_encoded_as_given_not_through_joints(bundle, tmp_path, tiny_corpus):
+    features = np.load(sorted((tiny_corpus / "new_joint_vecs").glob("*.npy"))[0]).astype(np.float32)
+    np.save(tmp_path / "f.npy", features)
+    engine = Engine(Session(out_dir=tmp_path / "out"), bundle, "none")
+    motion = engine.session.open(tmp_path / "f.npy")
+    np.testing.assert_array_equal(engine._features(motion), features)
+    joints_only = engine.session.add(motion.joints, "joints", motion.skeleton)
+    assert not np.array_equal(engine._features(joints_only), features)  # the round trip this avoids
+
+
 def test_repl_multi_turn_conversation(bundle, tmp_path):
     turns = ["a person walks forward", "now describe it", "make it faster", "how is m2 different from m1?",
              f"/save m2 {tmp_path / 'faster.bvh'}", "/list", "/nonsense", "/save m7 x.bvh", "", "/quit"]  # fmt: skip

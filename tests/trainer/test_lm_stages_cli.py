@@ -45,6 +45,8 @@ CASES = [
     (lambda t: ["stage3", "--data", str(tiny_corpus()), "--init", str(tiny_vq_run())], "no lm/ folder"),
     (lambda t: ["stage3", "--data", str(tiny_corpus()), "--init", str(tiny_stage2_run()), "--set", "corruption_tau=2"], "corruption_tau must be in [0, 1)"),
     (lambda t: ["all", "--data", str(tiny_corpus()), "--set", "train.steps=3"], "'train' is not a stage; prefix settings with stage1."),
+    # every stage's typed config is checked before stage 1 trains
+    (lambda t: ["all", "--data", str(tiny_corpus()), "--set", "stage3.corruption_tau=2"], "corruption_tau must be in [0, 1)"),
     (lambda t: ["all", "--data", str(t / "none")], "dataset folder not found"),
     (lambda t: ["all"], "--data is required"),
     (lambda t: ["all", "--resume"], "no readable record of a `trainer all` run"),
