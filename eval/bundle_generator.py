@@ -65,14 +65,25 @@ class BundleGenerator:
     def _answers(self, task: str, requests: Sequence[TaskRequest], seed: int, n_samples: int = 1):
         """(questions, answers[request][sample]) of one batch; prompts drawn in order from one seeded rng."""
         rng, codec = random.Random(seed), self.codec
-        questions = [prepare(r, self.bundle.families, rng, codebook_size=codec.codebook_size, frames_per_code=codec.frames_per_code,
-                             fps=self.bundle.fps) for r in requests]
+        questions = [
+            prepare(
+                r,
+                self.bundle.families,
+                rng,
+                codebook_size=codec.codebook_size,
+                frames_per_code=codec.frames_per_code,
+                fps=self.bundle.fps,
+            )
+            for r in requests
+        ]
         config = DecodingConfig(do_sample=True, top_k=50, num_samples=n_samples, seed=seed)
         answers = answer_questions(self.bundle.lm, questions, config)
         self.tally.count(task, [a.ok for per_prompt in answers for a in per_prompt])
         return questions, answers
 
-    def _motions(self, questions: Sequence[Question], answers, fallbacks: Sequence[np.ndarray], fallback_frames: Sequence[int]) -> list[np.ndarray]:
+    def _motions(
+        self, questions: Sequence[Question], answers, fallbacks: Sequence[np.ndarray], fallback_frames: Sequence[int]
+    ) -> list[np.ndarray]:
         """Each answer's motion; a malformed answer gives its fallback's last frame repeated."""
         good = [i for i, a in enumerate(answers) if a.ok]
         decoded = decode_answers(self.codec, [questions[i] for i in good], [answers[i].codes for i in good])
@@ -85,8 +96,12 @@ class BundleGenerator:
         requests = [TaskRequest("t2m_length", caption=p.caption, frames=p.frames) for p in prompts]
         questions, answers = self._answers("t2m", requests, seed, n_samples)
         zero = np.zeros((1, self.bundle.skeleton.feature_dim), dtype=np.float32)
-        flat = self._motions([q for q in questions for _ in range(n_samples)], [a for per in answers for a in per],
-                             [zero] * (len(prompts) * n_samples), [p.frames for p in prompts for _ in range(n_samples)])
+        flat = self._motions(
+            [q for q in questions for _ in range(n_samples)],
+            [a for per in answers for a in per],
+            [zero] * (len(prompts) * n_samples),
+            [p.frames for p in prompts for _ in range(n_samples)],
+        )
         return [flat[i * n_samples : (i + 1) * n_samples] for i in range(len(prompts))]
 
     def motion_to_text(self, requests: Sequence[CaptionRequest], seed: int) -> list[str]:
@@ -97,28 +112,45 @@ class BundleGenerator:
 
     def predict(self, requests: Sequence[PredictRequest], seed: int) -> list[np.ndarray]:
         prefixes = self._encode([r.prefix for r in requests])
-        tasks = [TaskRequest("predict", motions=[c], motion_frames=[len(r.prefix)], frames=r.frames) for c, r in zip(prefixes, requests)]
+        tasks = [
+            TaskRequest("predict", motions=[c], motion_frames=[len(r.prefix)], frames=r.frames)
+            for c, r in zip(prefixes, requests)
+        ]
         questions, answers = self._answers("predict", tasks, seed)
-        return self._motions(questions, [a[0] for a in answers], [r.prefix for r in requests], [r.frames for r in requests])
+        return self._motions(
+            questions, [a[0] for a in answers], [r.prefix for r in requests], [r.frames for r in requests]
+        )
 
     def inbetween(self, requests: Sequence[InbetweenRequest], seed: int) -> list[np.ndarray]:
         starts = self._encode([r.start for r in requests])
         ends = self._encode([r.end for r in requests])
-        tasks = [TaskRequest("inbetween", motions=[s, e], motion_frames=[len(r.start), len(r.end)], frames=r.frames)
-                 for s, e, r in zip(starts, ends, requests)]
+        tasks = [
+            TaskRequest("inbetween", motions=[s, e], motion_frames=[len(r.start), len(r.end)], frames=r.frames)
+            for s, e, r in zip(starts, ends, requests)
+        ]
         questions, answers = self._answers("inbetween", tasks, seed)
-        return self._motions(questions, [a[0] for a in answers], [r.start for r in requests], [r.frames for r in requests])
+        return self._motions(
+            questions, [a[0] for a in answers], [r.start for r in requests], [r.frames for r in requests]
+        )
 
     def edit(self, requests: Sequence[EditRequest], seed: int) -> list[np.ndarray]:
         sources = self._encode([r.source for r in requests])
-        tasks = [TaskRequest("edit", motions=[c], motion_frames=[len(r.source)], edit=r.instruction) for c, r in zip(sources, requests)]
+        tasks = [
+            TaskRequest("edit", motions=[c], motion_frames=[len(r.source)], edit=r.instruction)
+            for c, r in zip(sources, requests)
+        ]
         questions, answers = self._answers("edit", tasks, seed)
-        return self._motions(questions, [a[0] for a in answers], [r.source for r in requests], [len(r.source) for r in requests])
+        return self._motions(
+            questions, [a[0] for a in answers], [r.source for r in requests], [len(r.source) for r in requests]
+        )
 
     def difference(self, requests: Sequence[DiffRequest], seed: int) -> list[str]:
         firsts = self._encode([r.first for r in requests])
         seconds = self._encode([r.second for r in requests])
-        tasks = [TaskRequest("diff", motions=[a, b], motion_frames=[len(r.first), len(r.second)]) for a, b, r in zip(firsts, seconds, requests)]
+        tasks = [
+            TaskRequest("diff", motions=[a, b], motion_frames=[len(r.first), len(r.second)])
+            for a, b, r in zip(firsts, seconds, requests)
+        ]
         _, answers = self._answers("diff", tasks, seed)
         return [self._difference_sentence(a[0].text or "") for a in answers]
 
@@ -127,6 +159,10 @@ class BundleGenerator:
         model was trained with, longest first, so that the bare "{diff}" comes last)."""
         for template in sorted(self.bundle.families["diff"].answers, key=lambda t: -len(t.text)):
             head, _, tail = template.text.partition("{diff}")
-            if len(answer) >= len(head) + len(tail) and answer.lower().startswith(head.lower()) and answer.lower().endswith(tail.lower()):
+            if (
+                len(answer) >= len(head) + len(tail)
+                and answer.lower().startswith(head.lower())
+                and answer.lower().endswith(tail.lower())
+            ):
                 return answer[len(head) : len(answer) - len(tail)]
         return answer

@@ -73,7 +73,8 @@ def test_saving_again_replaces_the_bundle_whole_and_a_failed_save_changes_nothin
     assert {p: p.read_bytes() for p in target.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "broken_templates"]
     with pytest.raises(ValueError, match="codes"):
-        save_random_bundle(tmp_path / "c", vq=random_parts(codebook_size=16)["vq"])  # a tokenizer that does not fit the vocabulary
+        # a tokenizer that does not fit the vocabulary
+        save_random_bundle(tmp_path / "c", vq=random_parts(codebook_size=16)["vq"])
 
 
 def damage(kind: str, root: Path, tmp_path: Path) -> None:

@@ -4,6 +4,9 @@ functions count (they only hide a cycle); imports under `if TYPE_CHECKING:` do n
 """
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +22,9 @@ def module_name(path: Path) -> str:
 
 def _type_checking_only(node: ast.If) -> bool:
     test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imported_modules(path: Path, known: set[str], package: str = "") -> set[str]:
@@ -107,3 +112,11 @@ def test_the_checks_see_a_cycle_and_an_upward_import(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import x.y\ndef f():\n    import x.z\n")
     assert imported_modules(source, {"x.y", "x.z"}) == {"x.z"}
+
+
+def test_the_caption_code_does_not_pull_in_torch():
+    """`motionchat.data.synth` no longer re-exports the corpus writer, which imports torch."""
+    code = "import sys, motionchat.data.synth.captions; assert 'torch' not in sys.modules, 'torch was imported'"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -21,9 +21,13 @@ def check_codec_dir(folder: Path, what: str) -> Path:
     """Refuse a --vq/--init folder without a tokenizer (before any data is read)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise MotionchatError(f"{folder}: {what} folder not found; pass {'a stage-1 run folder' if what == '--vq' else 'a stage-2 run folder'}")
+        raise MotionchatError(
+            f"{folder}: {what} folder not found; pass {'a stage-1 run folder' if what == '--vq' else 'a stage-2 run folder'}"
+        )
     if not (folder / VQ_FILE).is_file():
-        raise MotionchatError(f"{folder}: no {VQ_FILE}; pass a folder where `trainer {'stage1' if what == '--vq' else 'stage2'}` finished")
+        raise MotionchatError(
+            f"{folder}: no {VQ_FILE}; pass a folder where `trainer {'stage1' if what == '--vq' else 'stage2'}` finished"
+        )
     return folder
 
 

@@ -40,7 +40,8 @@ def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """Nested overrides `base` with `changes` on top."""
     merged = dict(base)
     for key, value in changes.items():
-        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if nested else value
     return merged
 
 
@@ -102,7 +103,8 @@ def run_all(*, data: Path | None, **options: Any) -> None:
             raise MotionchatError(f"{runs / SETTINGS_FILE}: no readable record of a `trainer all` run; start without --resume") from None
         max_steps = max_steps or settings.get("max_steps")
         if "overrides" not in settings:  # recorded before overrides were kept nested: --set items per stage
-            settings["overrides"] = {stage: parse_set_options(settings.get("set", {}).get(stage, [])) for stage in STAGES}
+            recorded = settings.get("set", {})
+            settings["overrides"] = {stage: parse_set_options(recorded.get(stage, [])) for stage in STAGES}
     else:
         if data is None:
             raise MotionchatError("--data is required: a HumanML3D-layout dataset folder with texts/ (e.g. from `trainer data synth`)")
@@ -132,8 +134,9 @@ def run_all(*, data: Path | None, **options: Any) -> None:
             continue
         again = resume and (run / CONFIG_FILE).is_file() and bool(list_checkpoints(run))
         common = {
-            "preset": None if again else settings["preset"], "config": None if again else configs[stage], "config_file": None,
-            "set_options": [], "max_steps": max_steps, "resume": again, "force": not again and (force or resume),
+            "preset": None if again else settings["preset"], "config": None if again else configs[stage],
+            "config_file": None, "set_options": [], "max_steps": max_steps, "resume": again,
+            "force": not again and (force or resume),
         }  # fmt: skip
         say(f"[bold]{stage}[/]: {'resuming' if again else 'starting'} in {run}")
         if stage == "stage1":

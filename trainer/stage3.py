@@ -187,8 +187,10 @@ class TaskSource:
 class InstructionExamples(Dataset):
     """(item index, seed) -> the tokenised (prompt, target) of one family example."""
 
-    def __init__(self, source: TaskSource, families: dict[str, Family], lm: LanguageModel, fps: float, frames_per_code: int,
-                 corruption_tau: float):
+    def __init__(
+        self, source: TaskSource, families: dict[str, Family], lm: LanguageModel, fps: float, frames_per_code: int,
+        corruption_tau: float,
+    ):
         self.source, self.families, self.lm, self.fps, self.frames_per_code = source, families, lm, fps, frames_per_code
         self.corruption_tau = corruption_tau
 
@@ -202,7 +204,8 @@ class InstructionExamples(Dataset):
         rng = np.random.default_rng(seed)
         request, answer = self.source.example(family_id, ref, rng)
         k = self.lm.vocab.codebook_size
-        question = prepare(request, self.families, rng, codebook_size=k, frames_per_code=self.frames_per_code, fps=self.fps)
+        fpc = self.frames_per_code
+        question = prepare(request, self.families, rng, codebook_size=k, frames_per_code=fpc, fps=self.fps)
         return question, build_target(question.family, answer, rng, codebook_size=k, fps=self.fps)
 
     def texts(self, key: tuple[int, int]) -> tuple[str, str, str]:
@@ -291,7 +294,8 @@ class InstructStage:
         return self.sources[split]
 
     def examples(self, split: str, corruption_tau: float = 0.0) -> InstructionExamples:
-        return InstructionExamples(self.source(split), self.families, self.lm, self.skeleton.fps, self.codec.frames_per_code, corruption_tau)
+        fps, fpc = self.skeleton.fps, self.codec.frames_per_code
+        return InstructionExamples(self.source(split), self.families, self.lm, fps, fpc, corruption_tau)
 
     def missing_data_notes(self) -> list[str]:
         notes = []

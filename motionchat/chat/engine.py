@@ -153,8 +153,13 @@ class Engine:
         motions = [self.session.resolve(ref) for ref in request.motions]
         codec = bundle.codec
         task = TaskRequest(
-            request.family, caption=request.caption, captions=request.captions, motions=[codec.encode(self._features(m)) for m in motions],
-            motion_frames=[m.frames for m in motions], frames=request.frames, edit=request.edit,
+            request.family,
+            caption=request.caption,
+            captions=request.captions,
+            motions=[codec.encode(self._features(m)) for m in motions],
+            motion_frames=[m.frames for m in motions],
+            frames=request.frames,
+            edit=request.edit,
         )
         seed = self.session.seed if self.session.seed is not None else 0
         question = prepare(task, bundle.families, random.Random(f"{seed}:{text}"), codebook_size=codec.codebook_size,
@@ -200,7 +205,8 @@ class Engine:
 
     def _keep_motion(self, item: _Prepared, codes: list[int], request_text: str, stem: str | None) -> MotionResult:
         decoded = decode_answer(self.bundle.codec, item.question, codes)
-        motion = self.session.add(decoded.joints, f"{item.request.family}: {request_text}", self.bundle.skeleton, decoded.features)
+        origin = f"{item.request.family}: {request_text}"
+        motion = self.session.add(decoded.joints, origin, self.bundle.skeleton, decoded.features)
         words = (item.request.caption or item.request.edit or item.request.family).split()[:6]
         base = "-".join([stem, motion.name] if stem else [motion.name, *words])
         motion.files = self._write_files(motion, decoded.features, base, request_text)

@@ -49,7 +49,8 @@ class Session:
     ) -> SessionMotion:
         self._counter += 1
         kept = None if features is None else np.asarray(features, dtype=np.float32)
-        motion = SessionMotion(f"m{self._counter}", np.asarray(joints, dtype=np.float32), origin, skeleton, features=kept)
+        joints = np.asarray(joints, dtype=np.float32)
+        motion = SessionMotion(f"m{self._counter}", joints, origin, skeleton, features=kept)
         self.motions.append(motion)
         return motion
 

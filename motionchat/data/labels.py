@@ -24,7 +24,9 @@ def read_edits(root: str | Path) -> list[dict]:
             row = json.loads(line)
             rows.append({key: int(row[key]) if key == "index" else str(row[key]) for key in EDIT_FIELDS})
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            raise MotionchatError(f"{path}:{number}: not an edit row ({', '.join(EDIT_FIELDS)}); regenerate the corpus") from None
+            raise MotionchatError(
+                f"{path}:{number}: not an edit row ({', '.join(EDIT_FIELDS)}); regenerate the corpus"
+            ) from None
     return rows
 
 
@@ -34,7 +36,9 @@ def read_labels(root: str | Path) -> dict[str, dict]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as err:
-        raise MotionchatError(f"{path}: cannot read labels ({err.__class__.__name__}); is this a synthetic corpus?") from None
+        raise MotionchatError(
+            f"{path}: cannot read labels ({err.__class__.__name__}); is this a synthetic corpus?"
+        ) from None
     rows = {}
     for number, line in enumerate(lines, 1):
         try:

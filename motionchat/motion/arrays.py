@@ -65,11 +65,15 @@ def _read_npy(f, path: Path, what: str) -> np.ndarray:
     except ValueError as err:
         raise MotionchatError(f"{path}: truncated or corrupt .npy file ({_one_line(err)})") from None
     if dtype.hasobject:
-        raise MotionchatError(f"{path}: holds Python objects, not numbers; pickled data is never loaded, save a numeric array")
+        raise MotionchatError(
+            f"{path}: holds Python objects, not numbers; pickled data is never loaded, save a numeric array"
+        )
     if dtype.kind not in "iuf":
         raise MotionchatError(f"{path}: has dtype {dtype}; expected a real numeric array holding the {what}")
     if len(shape) >= 1 and shape[0] > MAX_FILE_FRAMES:
-        raise MotionchatError(f"{path}: {shape[0]} frames is more than the {MAX_FILE_FRAMES} read at once; trim the {what}")
+        raise MotionchatError(
+            f"{path}: {shape[0]} frames is more than the {MAX_FILE_FRAMES} read at once; trim the {what}"
+        )
     data = bytearray(int(np.prod(shape)) * dtype.itemsize)
     if f.readinto(data) != len(data):
         raise MotionchatError(f"{path}: truncated or corrupt .npy file (fewer values than its header says)")

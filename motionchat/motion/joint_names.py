@@ -40,11 +40,17 @@ _CENTRAL_BASES = {
     "head": ("head",),
 }
 _ASSIGN_ORDER = (
-    "pelvis", "head", "neck",
-    *(f"{side}_{part}" for part in ("hip", "knee", "ankle", "foot", "shoulder", "collar", "elbow", "wrist")
-      for side in ("left", "right")),
+    "pelvis",
+    "head",
+    "neck",
+    *(
+        f"{side}_{part}"
+        for part in ("hip", "knee", "ankle", "foot", "shoulder", "collar", "elbow", "wrist")
+        for side in ("left", "right")
+    ),
 )
 _NAME_PREFIXES = ("bip01", "bip001")
+
 
 def normalise_name(name: str) -> str:
     """Lowercase, namespace and Biped prefix removed, only letters and digits: "mixamorig:LeftUpLeg" -> "leftupleg"."""
@@ -52,7 +58,7 @@ def normalise_name(name: str) -> str:
     name = "".join(ch for ch in name if ch.isalnum())
     for prefix in _NAME_PREFIXES:
         if name.startswith(prefix) and len(name) > len(prefix):
-            return name[len(prefix):]
+            return name[len(prefix) :]
     return name
 
 
@@ -105,5 +111,7 @@ def load_joint_map(path: str | os.PathLike) -> dict[str, str]:
         )
     bad = sorted(k for k, v in data.items() if not isinstance(v, str) or not v)
     if bad:
-        raise MotionchatError(f"{path}: joint map values must be rig joint names (non-empty strings); check {', '.join(bad)}")
+        raise MotionchatError(
+            f"{path}: joint map values must be rig joint names (non-empty strings); check {', '.join(bad)}"
+        )
     return dict(data)

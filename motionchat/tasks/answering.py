@@ -145,7 +145,10 @@ def _start_and_end(request: TaskRequest, frames_per_code: int) -> TaskValues:
     if len(request.motions) == 1:
         start, end = known_frames("inbetween", request.motion_frames[0])
         codes = _motion(request, 0)
-        return TaskValues(motion=codes[: frames_to_codes(start, frames_per_code)], motion_b=codes[-frames_to_codes(end, frames_per_code) :])
+        return TaskValues(
+            motion=codes[: frames_to_codes(start, frames_per_code)],
+            motion_b=codes[-frames_to_codes(end, frames_per_code) :],
+        )
     keep = edge_codes(frames_per_code)
     return TaskValues(motion=_motion(request, 0)[-keep:], motion_b=_motion(request, 1, keep))
 
@@ -187,7 +190,13 @@ def trained_family(families: Mapping[str, Family], family_id: str) -> Family:
 
 
 def prepare(
-    request: TaskRequest, families: Mapping[str, Family], rng: Rng, *, codebook_size: int, frames_per_code: int, fps: float
+    request: TaskRequest,
+    families: Mapping[str, Family],
+    rng: Rng,
+    *,
+    codebook_size: int,
+    frames_per_code: int,
+    fps: float,
 ) -> Question:
     """The model input of `request` (a random instruction template drawn from `rng`), its frame
     limits and how its answer is decoded. A requested duration fixes a motion answer's length;
@@ -212,12 +221,19 @@ def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: D
     from motionchat.lm.generation import generate
 
     return generate(
-        lm.model, lm.tokenizer, lm.vocab, [q.prompt for q in questions], [q.family.output for q in questions], config,
+        lm.model,
+        lm.tokenizer,
+        lm.vocab,
+        [q.prompt for q in questions],
+        [q.family.output for q in questions],
+        config,
         frame_limits=[q.frame_limits for q in questions],
     )
 
 
-def decode_answers(codec: MotionCodec, questions: Sequence[Question], code_lists: Sequence[Sequence[int]]) -> list[DecodedMotion]:
+def decode_answers(
+    codec: MotionCodec, questions: Sequence[Question], code_lists: Sequence[Sequence[int]]
+) -> list[DecodedMotion]:
     """The motions of well-formed motion answers (`Answer.codes`), each after its question's prefix
     and cut to its length; decoded in batches."""
     joined = [[*q.prefix_codes, *codes] for q, codes in zip(questions, code_lists, strict=True)]

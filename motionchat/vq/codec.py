@@ -94,7 +94,7 @@ class MotionCodec:
         decoded: list[DecodedMotion | None] = [None] * len(code_lists)
         for chunk in _equal_length_chunks([len(c) for c in code_lists], batch_size):
             batch = torch.tensor([[int(c) for c in code_lists[i]] for i in chunk], dtype=torch.long, device=device)
-            features = self.normalizer.denormalize(self.vq.decode(batch).float().cpu().numpy())  # (B, frames_per_code * N, D)
+            features = self.normalizer.denormalize(self.vq.decode(batch).float().cpu().numpy())  # (B, 4N, D) at 4 frames a code
             for i, motion in zip(chunk, features):
                 decoded[i] = DecodedMotion(motion[: frames[i] or len(motion)], self.skeleton)
         return decoded  # type: ignore[return-value]

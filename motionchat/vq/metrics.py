@@ -15,7 +15,9 @@ def check_joint_pair(predicted, target) -> tuple[np.ndarray, np.ndarray]:
     predicted = np.asarray(predicted, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if predicted.shape != target.shape or predicted.ndim != 3 or predicted.shape[-1] != 3 or len(predicted) == 0:
-        raise ValueError(f"need two (T>0, J, 3) joint arrays of the same shape, got {predicted.shape} and {target.shape}")
+        raise ValueError(
+            f"need two (T>0, J, 3) joint arrays of the same shape, got {predicted.shape} and {target.shape}"
+        )
     return predicted, target
 
 
@@ -60,6 +62,8 @@ def codebook_use(codes, codebook_size: int) -> CodebookUse:
 
     counts = np.bincount(codes.astype(np.int64), minlength=codebook_size).astype(np.float64)
     return CodebookUse(
-        usage=float((counts > 0).mean()), perplexity=float(perplexity(torch.from_numpy(counts))), codes=int(codes.size),
+        usage=float((counts > 0).mean()),
+        perplexity=float(perplexity(torch.from_numpy(counts))),
+        codes=int(codes.size),
         codebook_size=codebook_size,
     )

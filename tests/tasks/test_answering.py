@@ -46,7 +46,9 @@ def test_chat_answers_as_before(answers):
         assert now["family"] == then["family"], request
         if request in CHANGED:
             continue
-        assert (now["texts"], now["problems"], now["error"]) == (then["texts"], then["problems"], then["error"]), request
+        assert (now["texts"], now["problems"], now["error"]) == (then["texts"], then["problems"], then["error"]), (
+            request
+        )
         assert_motions_equal(now["motions"], then["motions"], request)
 
 
@@ -74,8 +76,14 @@ def test_frame_limits_follow_the_tokenizer_rate():
     for frames_per_code, codes in ((4, 49), (8, 25)):
         assert max_input_codes(frames_per_code) == codes
         long_motion = list(range(60))
-        question = prepare(TaskRequest("predict", motions=[long_motion], motion_frames=[240]), families, rng,
-                           codebook_size=64, frames_per_code=frames_per_code, fps=20.0)
+        question = prepare(
+            TaskRequest("predict", motions=[long_motion], motion_frames=[240]),
+            families,
+            rng,
+            codebook_size=64,
+            frames_per_code=frames_per_code,
+            fps=20.0,
+        )
         assert len(question.prefix_codes) == codes - 1
         assert question.frame_limits == (1, max(1, 196 - (codes - 1) * frames_per_code))
     assert edge_codes(4) == 13
@@ -83,4 +91,11 @@ def test_frame_limits_follow_the_tokenizer_rate():
 
 def test_a_family_the_model_does_not_know_is_refused():
     with pytest.raises(MotionchatError, match="not trained for 'dance'"):
-        prepare(TaskRequest("dance"), default_families(), np.random.default_rng(0), codebook_size=8, frames_per_code=4, fps=20.0)
+        prepare(
+            TaskRequest("dance"),
+            default_families(),
+            np.random.default_rng(0),
+            codebook_size=8,
+            frames_per_code=4,
+            fps=20.0,
+        )
