@@ -30,13 +30,7 @@ from eval.generators import (
 )
 from motionchat.bundle import load_bundle
 from motionchat.lm.generation import DecodingConfig
-from motionchat.tasks.answering import (
-    Question,
-    TaskRequest,
-    answer_questions,
-    decode_answers,
-    prepare,
-)
+from motionchat.tasks.answering import Question, TaskRequest, answer_questions, decode_answers, prepare
 
 STAND_INS = {
     "t2m": "each is scored as an all-zero motion",

@@ -46,14 +46,7 @@ from motionchat.tasks.families import load_families
 from motionchat.tasks.templates import fill, slot_values
 from motionchat.vq import VQ_FILE
 from trainer.config import TrainConfig
-from trainer.lm_inputs import (
-    check_codec_dir,
-    fixed_keys,
-    load_captioned,
-    load_codec_dir,
-    load_validation,
-    read_json,
-)
+from trainer.lm_inputs import check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_json
 from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
 from trainer.run_config import RunOptions, StageRun

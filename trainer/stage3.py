@@ -42,37 +42,18 @@ from motionchat.lm.generation import DecodingConfig
 from motionchat.lm.model import LanguageModel
 from motionchat.lm.storage import load_lm
 from motionchat.motion.timing import frames_to_codes
-from motionchat.tasks.answering import (
-    TASKS,
-    Question,
-    TaskRequest,
-    answer_questions,
-    prepare,
-)
+from motionchat.tasks.answering import TASKS, Question, TaskRequest, answer_questions, check_generation_rate, prepare
 from motionchat.tasks.examples import TaskValues, build_target, known_frames
 from motionchat.tasks.families import Family, load_families
 from motionchat.vq import VQ_FILE
 from motionchat.vq.codec import MotionCodec
 from trainer.config import TrainConfig
-from trainer.lm_inputs import (
-    check_codec_dir,
-    fixed_keys,
-    load_captioned,
-    load_codec_dir,
-    load_validation,
-    read_json,
-)
+from trainer.lm_inputs import check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_json
 from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
 from trainer.run_config import RunOptions, StageRun
 from trainer.rundir import read_run_config
-from trainer.seq2seq import (
-    Seq2SeqExample,
-    collate,
-    mean_loss,
-    seq2seq_loss,
-    shift_right,
-)
+from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss, shift_right
 
 CLIP_FAMILIES = tuple(family for family, spec in TASKS.items() if spec.examples != "pair")
 PAIR_FAMILIES = tuple(family for family, spec in TASKS.items() if spec.examples == "pair")
@@ -282,6 +263,7 @@ class InstructStage:
                 f"{self.init_dir}: the language model knows {self.lm.vocab.codebook_size} motion codes, the tokenizer has "
                 f"{self.codec.codebook_size}; pass a stage-2 run folder as it was written"
             )
+        check_generation_rate(self.codec.frames_per_code)  # now, not once the model is trained
         self.families = load_families()
         self.labels = read_labels_if_any(self.data_dir)
         self.edits = read_edits(self.data_dir)

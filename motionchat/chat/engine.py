@@ -20,14 +20,7 @@ from motionchat.chat.replies import MotionResult, Reply
 from motionchat.chat.session import Session, SessionMotion
 from motionchat.errors import MotionchatError
 from motionchat.filenames import CONFIG_FILE
-from motionchat.tasks.answering import (
-    Question,
-    TaskRequest,
-    answer_questions,
-    decode_answer,
-    prepare,
-    trained_family,
-)
+from motionchat.tasks.answering import Question, TaskRequest, answer_questions, decode_answer, prepare, trained_family
 from motionchat.tasks.routing import LAST, PREVIOUS, RoutedRequest, route
 
 PREVIEW_FORMATS = ("gif", "mp4", "none")

@@ -25,11 +25,7 @@ from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from motionchat.filenames import EDITS_FILE, LABELS_FILE
 from motionchat.motion.arrays import write_npy
-from motionchat.motion.features import (
-    feature_layout,
-    features_to_joints,
-    joints_to_features,
-)
+from motionchat.motion.features import feature_layout, features_to_joints, joints_to_features
 from motionchat.motion.normalizer import MEAN_FILE, STD_FILE, Normalizer
 from motionchat.motion.skeleton import HUMANML3D, SkeletonSpec
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from motionchat.errors import MotionchatError
-from motionchat.motion.timing import MAX_FRAMES, codes_to_frames, frames_to_codes
+from motionchat.motion.timing import FRAMES_PER_CODE, MAX_FRAMES, codes_to_frames, frames_to_codes
 from motionchat.tasks.examples import TaskValues, build_prompt, known_frames
 from motionchat.tasks.families import Family
 
@@ -63,6 +63,7 @@ class Question:
         frame_limits: (min, max) frames of a motion answer, or None for `generate`'s defaults.
         prefix_codes: codes the answer continues (predict); decoded together with the answer.
         answer_frames: frames the decoded motion is cut to (None: all its codes cover).
+        frames_per_code: the tokenizer's down-sampling the question was prepared for.
     """
 
     family: Family
@@ -70,6 +71,7 @@ class Question:
     frame_limits: tuple[int, int] | None = None
     prefix_codes: tuple[int, ...] = ()
     answer_frames: int | None = None
+    frames_per_code: int = FRAMES_PER_CODE
 
 
 @dataclass(frozen=True)
@@ -212,14 +214,29 @@ def prepare(
         limits = (request.frames, request.frames)
     prompt = build_prompt(family, values, rng, codebook_size=codebook_size, fps=fps)
     answer_frames = request.frames if family.output == "motion" else None
-    return Question(family, prompt, limits, prefix, answer_frames)
+    return Question(family, prompt, limits, prefix, answer_frames, frames_per_code)
+
+
+def check_generation_rate(frames_per_code: int) -> None:
+    """Refuse a tokenizer rate that `generate` would miscount (it converts frame limits to codes at
+    `timing.FRAMES_PER_CODE`)."""
+    if frames_per_code != FRAMES_PER_CODE:
+        raise MotionchatError(
+            f"this model's tokenizer covers {frames_per_code} frames a code; generation counts {FRAMES_PER_CODE}, "
+            "so its length limits would be wrong: use a tokenizer that down-samples by 4"
+        )
 
 
 def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: DecodingConfig) -> list[list[Answer]]:
     """Every question answered `config.num_samples` times in one batched generation, each
-    constrained to its family's output type and frame limits; answers[question][sample]."""
+    constrained to its family's output type and frame limits; answers[question][sample].
+
+    `generate` still turns frame limits into codes at `timing.FRAMES_PER_CODE`; a model whose
+    tokenizer has another rate is refused here rather than given limits it would miscount."""
     from motionchat.lm.generation import generate
 
+    for rate in {q.frames_per_code for q in questions}:
+        check_generation_rate(rate)
     return generate(
         lm.model,
         lm.tokenizer,

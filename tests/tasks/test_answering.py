@@ -12,13 +12,7 @@ import pytest
 from answer_snapshot import RECORD, snapshot
 
 from motionchat.errors import MotionchatError
-from motionchat.tasks.answering import (
-    TASKS,
-    TaskRequest,
-    edge_codes,
-    max_input_codes,
-    prepare,
-)
+from motionchat.tasks.answering import TASKS, TaskRequest, answer_questions, edge_codes, max_input_codes, prepare
 from motionchat.tasks.families import default_families
 
 # The one deliberate change: in-betweening two motions keeps as many codes of each as training's
@@ -99,3 +93,17 @@ def test_a_family_the_model_does_not_know_is_refused():
             frames_per_code=4,
             fps=20.0,
         )
+
+
+def test_a_tokenizer_rate_generation_cannot_count_is_refused():
+    question = prepare(
+        TaskRequest("length2m", frames=80),
+        default_families(),
+        np.random.default_rng(0),
+        codebook_size=8,
+        frames_per_code=8,
+        fps=20.0,
+    )
+    assert question.frame_limits == (80, 80) and question.frames_per_code == 8
+    with pytest.raises(MotionchatError, match="covers 8 frames a code"):
+        answer_questions(None, [question], None)
