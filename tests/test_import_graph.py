@@ -4,6 +4,7 @@ functions count (they only hide a cycle); imports under `if TYPE_CHECKING:` do n
 """
 
 import ast
+import functools
 import os
 import subprocess
 import sys
@@ -53,7 +54,9 @@ def imported_modules(path: Path, known: set[str], package: str = "") -> set[str]
     return {name for name in found if name in known}
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
+    """Project module -> the project modules it imports (read once per session; do not modify)."""
     files = [p for package in PACKAGES for p in (ROOT / package).rglob("*.py")]
     known = {module_name(p) for p in files}
     graph = {}
