@@ -171,8 +171,8 @@ def main() -> None:
     repeats = args.batch_repeats  # the single-prompt shapes are warm already
     print(f"{BATCH} prompts, median of {repeats}:")
     for name, run_one in (("generation only", lm_generate), ("full requests  ", request)):
-        sequential = median_time(lambda: [run_one([p]) for p in prompts], repeats, warm_up=False)
-        batched = median_time(lambda: run_one(prompts), repeats)
+        sequential = median_time(lambda run_one=run_one: [run_one([p]) for p in prompts], repeats, warm_up=False)
+        batched = median_time(lambda run_one=run_one: run_one(prompts), repeats)
         print(
             f"  {name}: one by one {sequential.wall_s:6.2f} s wall {sequential.cpu_s:6.2f} s cpu, "
             f"batched {batched.wall_s:6.2f} s wall {batched.cpu_s:6.2f} s cpu, "

@@ -1,8 +1,8 @@
 """The evaluation `Generator` over a trained model bundle.
 
-Prompts are built with `motionchat.tasks.examples.build_prompt`, the same code stage 3 trained
-on, and all prompts of a call are generated in one batch. Input motions are encoded once: the
-protocols ask about the same test clips in every repeat.
+Requests go through `motionchat.tasks.answering`, the path chat and stage 3 take too, and all
+prompts of a call are generated in one batch. Input motions are encoded once: the protocols ask
+about the same test clips in every repeat.
 
 A malformed answer (`generate` reports it, never patches it) still needs something to be scored:
 a motion answer is replaced by the request's last known frame repeated (a text-to-motion answer,
@@ -19,11 +19,18 @@ from pathlib import Path
 import numpy as np
 
 from eval.cache import memoised, motion_key
-from eval.generators import AnswerTally, CaptionRequest, DiffRequest, EditRequest, InbetweenRequest, MotionPrompt, PredictRequest
+from eval.generators import (
+    AnswerTally,
+    CaptionRequest,
+    DiffRequest,
+    EditRequest,
+    InbetweenRequest,
+    MotionPrompt,
+    PredictRequest,
+)
 from motionchat.bundle import load_bundle
-from motionchat.lm.generation import DecodingConfig, generate
-from motionchat.motion.timing import MAX_FRAMES, codes_to_frames
-from motionchat.tasks.examples import TaskValues, build_prompt
+from motionchat.lm.generation import DecodingConfig
+from motionchat.tasks.answering import Question, TaskRequest, answer_questions, decode_answers, prepare
 
 STAND_INS = {
     "t2m": "each is scored as an all-zero motion",
@@ -50,69 +57,96 @@ class BundleGenerator:
     def _encode(self, motions: Sequence[np.ndarray]) -> list[list[int]]:
         return memoised(motions, [motion_key(m) for m in motions], self._codes, self.codec.encode_many)
 
-    def _prompts(self, family: str, values: Sequence[TaskValues], seed: int) -> list[str]:
-        rng = random.Random(seed)
-        family_spec = self.bundle.families[family]
-        return [build_prompt(family_spec, v, rng, codebook_size=self.codec.codebook_size, fps=self.bundle.fps) for v in values]
-
-    def _generate(self, task, family, values, seed, output, n_samples=1, frame_limits=None):
+    def _answers(self, task: str, requests: Sequence[TaskRequest], seed: int, n_samples: int = 1):
+        """(questions, answers[request][sample]) of one batch; prompts drawn in order from one seeded rng."""
+        rng, codec = random.Random(seed), self.codec
+        questions = [
+            prepare(
+                r,
+                self.bundle.families,
+                rng,
+                codebook_size=codec.codebook_size,
+                frames_per_code=codec.frames_per_code,
+                fps=self.bundle.fps,
+            )
+            for r in requests
+        ]
         config = DecodingConfig(do_sample=True, top_k=50, num_samples=n_samples, seed=seed, guidance=self.guidance)
-        lm = self.bundle.lm
-        answers = generate(lm.model, lm.tokenizer, lm.vocab, self._prompts(family, values, seed), output, config,
-                           frame_limits=frame_limits)  # fmt: skip
+        answers = answer_questions(self.bundle.lm, questions, config)
         self.tally.count(task, [a.ok for per_prompt in answers for a in per_prompt])
-        return answers
+        return questions, answers
 
-    def _motions(self, answers, frames: Sequence[int], fallbacks: Sequence[np.ndarray], prefixes=None) -> list[np.ndarray]:
-        """Each answer's motion of its number of frames (the prefix's codes first), decoded in
-        batches; a malformed answer gives its fallback's last frame repeated."""
-        prefixes = prefixes or [()] * len(answers)
+    def _motions(
+        self, questions: Sequence[Question], answers, fallbacks: Sequence[np.ndarray], fallback_frames: Sequence[int]
+    ) -> list[np.ndarray]:
+        """Each answer's motion; a malformed answer gives its fallback's last frame repeated."""
         good = [i for i, a in enumerate(answers) if a.ok]
-        decoded = self.codec.decode_many([list(prefixes[i]) + answers[i].codes for i in good], [frames[i] for i in good])
-        motions = [np.repeat(fallback[-1:], n, axis=0) for fallback, n in zip(fallbacks, frames)]
+        decoded = decode_answers(self.codec, [questions[i] for i in good], [answers[i].codes for i in good])
+        motions = [np.repeat(fallback[-1:], n, axis=0) for fallback, n in zip(fallbacks, fallback_frames)]
         for i, motion in zip(good, decoded):
             motions[i] = motion.features
         return motions
 
     def text_to_motion(self, prompts: Sequence[MotionPrompt], n_samples: int, seed: int) -> list[list[np.ndarray]]:
-        values = [TaskValues(caption=p.caption, frames=p.frames) for p in prompts]
-        answers = self._generate("t2m", "t2m_length", values, seed, "motion", n_samples, [(p.frames, p.frames) for p in prompts])
+        requests = [TaskRequest("t2m_length", caption=p.caption, frames=p.frames) for p in prompts]
+        questions, answers = self._answers("t2m", requests, seed, n_samples)
         zero = np.zeros((1, self.bundle.skeleton.feature_dim), dtype=np.float32)
-        flat = self._motions([a for per in answers for a in per], [p.frames for p in prompts for _ in range(n_samples)],
-                             [zero] * (len(prompts) * n_samples))  # fmt: skip
+        flat = self._motions(
+            [q for q in questions for _ in range(n_samples)],
+            [a for per in answers for a in per],
+            [zero] * (len(prompts) * n_samples),
+            [p.frames for p in prompts for _ in range(n_samples)],
+        )
         return [flat[i * n_samples : (i + 1) * n_samples] for i in range(len(prompts))]
 
     def motion_to_text(self, requests: Sequence[CaptionRequest], seed: int) -> list[str]:
         codes = self._encode([r.motion for r in requests])
-        values = [TaskValues(motion=c, frames=len(r.motion)) for c, r in zip(codes, requests)]
-        answers = self._generate("m2t", "m2t", values, seed, "text")
+        tasks = [TaskRequest("m2t", motions=[c], motion_frames=[len(r.motion)]) for c, r in zip(codes, requests)]
+        _, answers = self._answers("m2t", tasks, seed)
         return [a[0].text or "" for a in answers]
 
     def predict(self, requests: Sequence[PredictRequest], seed: int) -> list[np.ndarray]:
         prefixes = self._encode([r.prefix for r in requests])
-        limits = [(1, max(1, min(r.frames, MAX_FRAMES) - codes_to_frames(len(c)))) for r, c in zip(requests, prefixes)]
-        answers = self._generate("predict", "predict", [TaskValues(motion=c) for c in prefixes], seed, "motion", 1, limits)
-        return self._motions([a[0] for a in answers], [r.frames for r in requests], [r.prefix for r in requests], prefixes)
+        tasks = [
+            TaskRequest("predict", motions=[c], motion_frames=[len(r.prefix)], frames=r.frames)
+            for c, r in zip(prefixes, requests)
+        ]
+        questions, answers = self._answers("predict", tasks, seed)
+        return self._motions(
+            questions, [a[0] for a in answers], [r.prefix for r in requests], [r.frames for r in requests]
+        )
 
     def inbetween(self, requests: Sequence[InbetweenRequest], seed: int) -> list[np.ndarray]:
         starts = self._encode([r.start for r in requests])
         ends = self._encode([r.end for r in requests])
-        values = [TaskValues(motion=s, motion_b=e) for s, e in zip(starts, ends)]
-        answers = self._generate("inbetween", "inbetween", values, seed, "motion", 1, [(r.frames, r.frames) for r in requests])
-        return self._motions([a[0] for a in answers], [r.frames for r in requests], [r.start for r in requests])
+        tasks = [
+            TaskRequest("inbetween", motions=[s, e], motion_frames=[len(r.start), len(r.end)], frames=r.frames)
+            for s, e, r in zip(starts, ends, requests)
+        ]
+        questions, answers = self._answers("inbetween", tasks, seed)
+        return self._motions(
+            questions, [a[0] for a in answers], [r.start for r in requests], [r.frames for r in requests]
+        )
 
     def edit(self, requests: Sequence[EditRequest], seed: int) -> list[np.ndarray]:
         sources = self._encode([r.source for r in requests])
-        values = [TaskValues(motion=c, edit=r.instruction) for c, r in zip(sources, requests)]
-        answers = self._generate("edit", "edit", values, seed, "motion")
-        frames = [codes_to_frames(len(a[0].codes)) if a[0].ok else len(r.source) for a, r in zip(answers, requests)]
-        return self._motions([a[0] for a in answers], frames, [r.source for r in requests])
+        tasks = [
+            TaskRequest("edit", motions=[c], motion_frames=[len(r.source)], edit=r.instruction)
+            for c, r in zip(sources, requests)
+        ]
+        questions, answers = self._answers("edit", tasks, seed)
+        return self._motions(
+            questions, [a[0] for a in answers], [r.source for r in requests], [len(r.source) for r in requests]
+        )
 
     def difference(self, requests: Sequence[DiffRequest], seed: int) -> list[str]:
         firsts = self._encode([r.first for r in requests])
         seconds = self._encode([r.second for r in requests])
-        values = [TaskValues(motion=a, motion_b=b) for a, b in zip(firsts, seconds)]
-        answers = self._generate("diff", "diff", values, seed, "text")
+        tasks = [
+            TaskRequest("diff", motions=[a, b], motion_frames=[len(r.first), len(r.second)])
+            for a, b, r in zip(firsts, seconds, requests)
+        ]
+        _, answers = self._answers("diff", tasks, seed)
         return [self._difference_sentence(a[0].text or "") for a in answers]
 
     def _difference_sentence(self, answer: str) -> str:
@@ -120,6 +154,10 @@ class BundleGenerator:
         model was trained with, longest first, so that the bare "{diff}" comes last)."""
         for template in sorted(self.bundle.families["diff"].answers, key=lambda t: -len(t.text)):
             head, _, tail = template.text.partition("{diff}")
-            if len(answer) >= len(head) + len(tail) and answer.lower().startswith(head.lower()) and answer.lower().endswith(tail.lower()):
+            if (
+                len(answer) >= len(head) + len(tail)
+                and answer.lower().startswith(head.lower())
+                and answer.lower().endswith(tail.lower())
+            ):
                 return answer[len(head) : len(answer) - len(tail)]
         return answer

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from motionchat import __version__
 from motionchat.cli_options import option_group
-from motionchat.errors import MotionchatError, friendly_errors
+from motionchat.errors import friendly_errors
 from trainer.options import RUN_OPTIONS
 
 app = typer.Typer(
@@ -230,8 +230,8 @@ def all_command(data: DataOption, out: ReportOption, *, options: dict[str, Any])
 
     Example: [bold]motionchat-eval all --bundle B --data data/synth --evaluator runs/evaluator --out report --limit 256[/]
     """
-    from eval.data import EDITS_FILE
     from eval.runner import run_evaluation
+    from motionchat.filenames import EDITS_FILE
 
     tasks = ["t2m", "m2t", "predict", "inbetween"]
     if (data / EDITS_FILE).is_file():

@@ -12,17 +12,15 @@ import numpy as np
 from motionchat.data.dataset import MotionClips, check_dataset_dir
 from motionchat.data.synth.vocabulary import Program, program_from_dicts
 from motionchat.errors import MotionchatError
+from motionchat.filenames import EDITS_FILE, LABELS_FILE
 from motionchat.motion.normalizer import Normalizer
-
-LABELS_FILE = "labels.jsonl"
-EDITS_FILE = "edits.jsonl"
 
 
 def read_programs(root: Path) -> dict[str, Program] | None:
     """labels.jsonl as {clip id: program}, or None when the dataset has no labels (not synthetic)."""
     if not (root / LABELS_FILE).is_file():
         return None
-    from motionchat.data.synth.corpus import read_labels
+    from motionchat.data.labels import read_labels
 
     try:
         return {clip_id: program_from_dicts(row["program"]) for clip_id, row in read_labels(root).items()}
@@ -49,7 +47,7 @@ def read_edit_pairs(root: Path) -> list[EditPair] | None:
     """The corpus's edit pairs, or None when the dataset has no edits.jsonl (not synthetic)."""
     if not (root / EDITS_FILE).is_file():
         return None
-    from motionchat.data.synth.corpus import read_edits
+    from motionchat.data.labels import read_edits
 
     return [EditPair(f"{r['source']}>{r['target']}", r["source"], r["target"], r["instruction"], r["kind"], r["index"], r["difference"])
             for r in read_edits(root)]  # fmt: skip

@@ -210,7 +210,7 @@ def load_glove(path: str | os.PathLike, allow_pickle: bool = False) -> Glove:
             f"{path}: the GloVe word list and index are pickle files; pass --trust-glove-pickles to read them "
             "(plain data only) or convert them once with `motionchat-eval convert-glove`"
         )
-    from motionchat.motion.npy import load_npy_array
+    from motionchat.motion.arrays import load_npy_array
 
     vectors = load_npy_array(path / GLOVE_FILES[0], "GloVe vectors")
     words = _read_plain_pickle(path / GLOVE_FILES[1])

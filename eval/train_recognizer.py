@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from eval.data import LABELS_FILE
 from eval.embedder import pad_motions
 from eval.metrics.programs import program_accuracy
 from eval.recognizer import (
@@ -47,6 +46,7 @@ from motionchat.data.dataset import MotionClips
 from motionchat.data.synth.vocabulary import Program, program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
+from motionchat.filenames import LABELS_FILE
 from motionchat.motion.normalizer import Normalizer
 from trainer.config import TrainConfig
 from trainer.loop import RunResult
@@ -92,7 +92,7 @@ class LabelledClips:
 
 
 def read_labelled(root: Path, split: str, skeleton=None) -> LabelledClips:
-    from motionchat.data.synth.corpus import read_labels
+    from motionchat.data.labels import read_labels
 
     if not (root / LABELS_FILE).is_file():
         raise MotionchatError(f"{root}: no {LABELS_FILE}; the recogniser trains on the synthetic corpus (`trainer data synth`)")

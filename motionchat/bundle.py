@@ -29,25 +29,22 @@ from typing import Any
 import torch
 
 from motionchat.errors import MotionchatError
+from motionchat.filenames import BUNDLE_MEAN_FILE as MEAN_FILE
+from motionchat.filenames import BUNDLE_STD_FILE as STD_FILE
+from motionchat.filenames import CARD_FILE, CONFIG_FILE, LM_DIR, TEMPLATES_DIR, VQ_FILE
 from motionchat.lm.model import LanguageModel
-from motionchat.lm.storage import replace_directory, load_lm, save_lm
+from motionchat.lm.storage import load_lm, replace_directory, save_lm
 from motionchat.lm.vocab import VocabLayout
+from motionchat.motion.arrays import load_npy_array, write_npy
 from motionchat.motion.normalizer import Normalizer
-from motionchat.motion.npy import load_npy_array, write_npy
 from motionchat.motion.skeleton import SKELETONS, SkeletonSpec
 from motionchat.tasks.families import Family, load_families
 from motionchat.vq.codec import MotionCodec
-from motionchat.vq.io import VQ_FILE, load_vq, save_vq
+from motionchat.vq.io import load_vq, save_vq
 from motionchat.vq.model import MotionVQVAE
 
 BUNDLE_FORMAT = "motionchat-bundle"
 FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-MEAN_FILE = "mean.npy"
-STD_FILE = "std.npy"
-LM_DIR = "lm"
-TEMPLATES_DIR = "templates"
-CARD_FILE = "card.md"
 PARTS = (CONFIG_FILE, MEAN_FILE, STD_FILE, VQ_FILE, LM_DIR, TEMPLATES_DIR)
 
 

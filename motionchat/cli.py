@@ -227,8 +227,8 @@ def convert(
     motion = _load(source, joint_map, normalizer)
     joints = motion.joints
     if kind == "features":
+        from motionchat.motion.arrays import write_npy
         from motionchat.motion.features import joints_to_features
-        from motionchat.motion.npy import write_npy
 
         features = joints_to_features(joints, motion.skeleton)
         if normalizer is not None:

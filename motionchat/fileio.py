@@ -1,4 +1,5 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename over it.
+"""Atomic file writes (write to a temporary file beside the target, then rename over it), and
+reading a user's text file with a one-line error.
 
 A reader (or a resumed run after a kill) therefore sees either the old file or the complete new
 one, never a half-written file.
@@ -11,6 +12,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from motionchat.errors import MotionchatError
 
 
 @contextlib.contextmanager
@@ -49,3 +52,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, durable: bool = 
 
 def atomic_write_text(path: str | os.PathLike, text: str, *, durable: bool = True) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+
+
+def read_text(path: Path, what: str) -> str:
+    """A text file's contents; a missing or unreadable file is a `MotionchatError` naming it."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise MotionchatError(f"{path}: {what} file not found; check the path") from None
+    except IsADirectoryError:
+        raise MotionchatError(f"{path}: is a directory, expected a {what} file") from None
+    except OSError as err:
+        raise MotionchatError(f"{path}: cannot read the {what} file ({err.strerror})") from None

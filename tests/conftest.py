@@ -5,9 +5,12 @@ CPUs, where several busy-waiting OpenMP pools slow everything down many times ov
 """
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))  # shared helpers: `from random_bundle import ...`
 
 for name, value in (("OMP_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE")):
     os.environ.setdefault(name, value)
@@ -27,7 +30,10 @@ class RealData:
         __tracebackhide__ = True  # report the skip at the test's line, not here
         path = self.root / relative
         if not path.exists():
-            pytest.skip(f"shared/realdata fixture {relative} is not present (looked in {self.root})")
+            pytest.skip(
+                f"real-data fixture {relative} not found: these tests expect HumanML3D / KIT-ML / CMU files under "
+                f"{self.root} (a shared/realdata folder beside the checkout; never part of the project)"
+            )
         return path
 
 
@@ -35,3 +41,11 @@ class RealData:
 def realdata() -> RealData:
     """`realdata("cmu/asf_amc/01.asf")`: a real-data file, or a skip; `realdata.root` to look first."""
     return RealData()
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus() -> Path:
+    """An 80-clip synthetic corpus, built once per test session (read-only for tests)."""
+    from corpora import tiny_corpus as build
+
+    return build()

@@ -8,40 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from random_bundle import random_parts, save_random_bundle
+
 from motionchat.bundle import CARD_FILE, CONFIG_FILE, PARTS, BundleConfig, load_bundle, read_bundle_config, save_bundle
 from motionchat.errors import MotionchatError
-from motionchat.lm.model import LMConfig, build_lm
-from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.skeleton import HUMANML3D
 from motionchat.tasks.families import default_families
 from motionchat.vq import MotionVQVAE, VQConfig, save_vq
-
-CAPTIONS = [f"{who} {what}" for who in ("a person", "someone", "the man") for what in ("walks forward", "jumps twice", "waves slowly")]
-SMALL_LM = LMConfig(text_vocab_size=200, d_model=32, d_kv=8, d_ff=64, num_heads=4, num_encoder_layers=1, num_decoder_layers=1)
-
-
-def perturbed(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Weights and float buffers moved off their initial values, as after training."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for tensor in list(module.parameters()) + [b for b in module.buffers() if b.is_floating_point()]:
-            tensor.add_(0.01 * torch.randn(tensor.shape, generator=g))
-    return module
-
-
-def parts(codebook_size: int = 32, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    vq = perturbed(MotionVQVAE(VQConfig(codebook_size=codebook_size, code_dim=16, width=16, depth=1)), seed).eval()
-    lm = build_lm(SMALL_LM, codebook_size, CAPTIONS, seed=seed)
-    perturbed(lm.model, seed + 1)
-    normalizer = Normalizer(rng.normal(size=263).astype(np.float32), rng.uniform(0.1, 2, 263).astype(np.float32))
-    return {"vq": vq, "normalizer": normalizer, "lm": lm, "skeleton": HUMANML3D}
-
-
-def save(directory: Path, **kwargs) -> Path:
-    return save_bundle(directory, card="# test model\n", presets={"stage1": "tiny", "stage2": "tiny", "stage3": "tiny"},
-                       training={"data": "/somewhere", "steps": 3}, **{**parts(), **kwargs})  # fmt: skip
-
 
 def assert_same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
     sa, sb = a.state_dict(), b.state_dict()
@@ -51,7 +24,7 @@ def assert_same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
 
 
 def test_exact_round_trip(tmp_path):
-    original = parts()
+    original = random_parts()
     save_bundle(tmp_path / "b", card="# test model\n", presets={"stage1": "tiny"}, training={"steps": 3}, **original)
     bundle = load_bundle(tmp_path / "b")
 
@@ -80,15 +53,15 @@ def test_exact_round_trip(tmp_path):
     # The codec of a bundle turns features into codes and back.
     features = original["normalizer"].denormalize(np.random.default_rng(1).normal(size=(30, 263)).astype(np.float32))
     codes = bundle.codec.encode(features)
-    assert len(codes) == 8 and bundle.codec.tokens(features).count("<motion_id_") == 8
+    assert len(codes) == 8 and bundle.codec.frames_per_code == bundle.config.frames_per_code
     decoded = bundle.codec.decode(codes, 30)
     assert decoded.features.shape == (30, 263) and decoded.joints.shape == (30, 22, 3)
 
 
 def test_saving_again_replaces_the_bundle_whole_and_a_failed_save_changes_nothing(tmp_path):
-    target = save(tmp_path / "b")
+    target = save_random_bundle(tmp_path / "b")
     (target / "stray.txt").write_text("left from before")
-    save(target, **parts(codebook_size=16, seed=5))
+    save_random_bundle(target, **random_parts(codebook_size=16, seed=5))
     assert not (target / "stray.txt").exists() and load_bundle(target).config.codebook_size == 16
 
     before = {p: p.read_bytes() for p in target.rglob("*") if p.is_file()}
@@ -96,11 +69,12 @@ def test_saving_again_replaces_the_bundle_whole_and_a_failed_save_changes_nothin
     broken.mkdir()
     (broken / "t2m.json").write_text("{not json")
     with pytest.raises(MotionchatError, match="not valid JSON"):
-        save(target, templates_dir=broken)
+        save_random_bundle(target, templates_dir=broken)
     assert {p: p.read_bytes() for p in target.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "broken_templates"]
     with pytest.raises(ValueError, match="codes"):
-        save(tmp_path / "c", vq=parts(codebook_size=16)["vq"])  # a tokenizer that does not fit the vocabulary
+        # a tokenizer that does not fit the vocabulary
+        save_random_bundle(tmp_path / "c", vq=random_parts(codebook_size=16)["vq"])
 
 
 def damage(kind: str, root: Path, tmp_path: Path) -> None:
@@ -146,7 +120,7 @@ def damage(kind: str, root: Path, tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_bundle_is_one_line_naming_it(tmp_path, kind, message):
-    root = save(tmp_path / "b")
+    root = save_random_bundle(tmp_path / "b")
     damage(kind, root, tmp_path)
     with pytest.raises(MotionchatError, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
         load_bundle(root)

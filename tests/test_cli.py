@@ -6,8 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from motionchat.cli import app
+from motionchat.motion.arrays import write_npy
 from motionchat.motion.features import joints_to_features
-from motionchat.motion.npy import write_npy
 
 runner = CliRunner()
 

@@ -26,7 +26,14 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; the same s
 
 
 def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), transient=False)
@@ -97,7 +104,7 @@ def preview(
 
 
 def _one_clip_per_action(root: Path) -> list[str]:
-    from motionchat.data.synth.corpus import read_labels
+    from motionchat.data.labels import read_labels
     from motionchat.data.synth.vocabulary import ACTIONS
 
     first: dict[str, str] = {}

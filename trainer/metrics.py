@@ -13,8 +13,7 @@ from typing import Any
 
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
-
-METRICS_FILE = "metrics.jsonl"
+from motionchat.filenames import METRICS_FILE
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

@@ -27,11 +27,11 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from motionchat.data.dataset import MotionClips
 from motionchat.fileio import atomic_path
+from motionchat.filenames import CODES_DIR
 from motionchat.motion.timing import MAX_FRAMES
 from motionchat.tasks.examples import known_frames
 from motionchat.vq.codec import MotionCodec
 
-CODES_DIR = "codes"
 CACHE_FORMAT = "motionchat-codes/1"
 PIECES = ("full", "predict_head", "predict_rest", "inbetween_head", "inbetween_tail")
 

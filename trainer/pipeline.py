@@ -1,12 +1,13 @@
 """`trainer all`: stage 1 -> 2 -> 3 in one command, each stage in its own run folder.
 
     BUNDLE.runs/
-      all.json           the command's settings (data, preset, overrides), read back by --resume
+      all.json           the command's settings (data, preset, per-stage overrides), read back by --resume
       stage1/ stage2/ stage3/   the three run folders
     BUNDLE/              the bundle stage 3 writes
 
 Settings address a stage by prefix: `--set stage2.train.steps=500`, or a config file with
-[stage1] [stage2] [stage3] tables. With --resume, finished stages are skipped, an interrupted
+[stage1] [stage2] [stage3] tables. Each stage's typed config is built (and checked) before stage 1
+starts and handed to the stage as it is. With --resume, finished stages are skipped, an interrupted
 one continues from its newest checkpoint, and the ones not started yet start.
 """
 
@@ -21,10 +22,10 @@ import torch
 
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
+from motionchat.filenames import CONFIG_FILE, EVAL_FILE, LM_DIR, VQ_FILE
 from trainer.checkpoint import list_checkpoints
-from trainer.config import parse_set_options, read_config_file
+from trainer.config import apply_overrides, parse_set_options, read_config_file
 from trainer.run_config import RunOptions
-from trainer.rundir import CONFIG_FILE
 from trainer.stage3 import check_bundle_out, default_run_dir
 
 STAGES = ("stage1", "stage2", "stage3")
@@ -35,20 +36,18 @@ def runs_dir_for(bundle: Path) -> Path:
     return default_run_dir(bundle).parent
 
 
-def _flatten(tree: dict[str, Any], prefix: str = "") -> list[str]:
-    """{"train": {"lr": 1e-4}} -> ["train.lr=0.0001"] (the --set form of a config-file table)."""
-    items = []
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            items += _flatten(value, f"{prefix}{key}.")
-        else:
-            items.append(f"{prefix}{key}={str(value).lower() if isinstance(value, bool) else value}")
-    return items
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Nested overrides `base` with `changes` on top."""
+    merged = dict(base)
+    for key, value in changes.items():
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if nested else value
+    return merged
 
 
-def stage_set_options(config_file: Path | None, set_options: list[str]) -> dict[str, list[str]]:
-    """Per stage, its settings as --set items: the config file's table first, then --set."""
-    per_stage: dict[str, list[str]] = {stage: [] for stage in STAGES}
+def stage_overrides(config_file: Path | None, set_options: list[str]) -> dict[str, dict[str, Any]]:
+    """Per stage, its nested overrides: the config file's table, then --set on top."""
+    per_stage: dict[str, dict[str, Any]] = {stage: {} for stage in STAGES}
     tables = read_config_file(config_file) if config_file is not None else {}
     for source, tree in ((str(config_file), tables), ("--set", parse_set_options(set_options))):
         unknown = sorted(set(tree) - set(STAGES))
@@ -57,16 +56,29 @@ def stage_set_options(config_file: Path | None, set_options: list[str]) -> dict[
         for stage, tree_of_stage in tree.items():
             if not isinstance(tree_of_stage, dict):
                 raise MotionchatError(f"{source}: '{stage}' needs settings under it, e.g. {stage}.train.steps=100")
-            per_stage[stage] += _flatten(tree_of_stage)
+            per_stage[stage] = _merged(per_stage[stage], tree_of_stage)
     return per_stage
+
+
+def stage_configs(preset: str, overrides: dict[str, dict[str, Any]], source: str) -> dict[str, Any]:
+    """The typed config of every stage: its preset with the overrides applied (all checked before
+    any stage trains)."""
+    from trainer.stage1 import STAGE1_PRESETS
+    from trainer.stage2 import STAGE2_PRESETS
+    from trainer.stage3 import STAGE3_PRESETS
+
+    presets = {"stage1": STAGE1_PRESETS, "stage2": STAGE2_PRESETS, "stage3": STAGE3_PRESETS}
+    if preset not in STAGE2_PRESETS:
+        raise MotionchatError(f"unknown preset '{preset}'; choose one of {', '.join(STAGE2_PRESETS)}")
+    return {stage: apply_overrides(presets[stage][preset], overrides[stage], f"{source} ({stage})") for stage in STAGES}
 
 
 def _done(stage: str, run: Path, bundle: Path) -> bool:
     if stage == "stage1":
-        return (run / "vq.safetensors").is_file()
+        return (run / VQ_FILE).is_file()
     if stage == "stage2":
-        return (run / "eval.json").is_file() and (run / "lm").is_dir()
-    return (run / "eval.json").is_file() and (bundle / "config.json").is_file()
+        return (run / EVAL_FILE).is_file() and (run / LM_DIR).is_dir()
+    return (run / EVAL_FILE).is_file() and (bundle / CONFIG_FILE).is_file()
 
 
 def run_all(*, data: Path | None, **options: Any) -> None:
@@ -90,6 +102,9 @@ def run_all(*, data: Path | None, **options: Any) -> None:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             raise MotionchatError(f"{runs / SETTINGS_FILE}: no readable record of a `trainer all` run; start without --resume") from None
         max_steps = max_steps or settings.get("max_steps")
+        if "overrides" not in settings:  # recorded before overrides were kept nested: --set items per stage
+            recorded = settings.get("set", {})
+            settings["overrides"] = {stage: parse_set_options(recorded.get(stage, [])) for stage in STAGES}
     else:
         if data is None:
             raise MotionchatError("--data is required: a HumanML3D-layout dataset folder with texts/ (e.g. from `trainer data synth`)")
@@ -98,12 +113,9 @@ def run_all(*, data: Path | None, **options: Any) -> None:
         check_bundle_out(out, resume=False, force=force)
         settings = {
             "data": str(Path(data).resolve()), "preset": given.preset or "tiny", "max_steps": max_steps,
-            "set": stage_set_options(given.config_file, given.set_options),
+            "overrides": stage_overrides(given.config_file, given.set_options),
         }  # fmt: skip
-        from trainer.stage2 import STAGE2_PRESETS
-
-        if settings["preset"] not in STAGE2_PRESETS:
-            raise MotionchatError(f"unknown preset '{settings['preset']}'; choose one of {', '.join(STAGE2_PRESETS)}")
+        stage_configs(settings["preset"], settings["overrides"], "--config/--set")
         from motionchat.data.dataset import check_dataset_dir
 
         check_dataset_dir(settings["data"])
@@ -114,6 +126,7 @@ def run_all(*, data: Path | None, **options: Any) -> None:
     processes.wait_for_everyone()
 
     data_dir = Path(settings["data"])
+    configs = stage_configs(settings["preset"], settings["overrides"], str(runs / SETTINGS_FILE))
     for stage in STAGES:
         run = runs / stage
         if resume and _done(stage, run, out):
@@ -121,8 +134,9 @@ def run_all(*, data: Path | None, **options: Any) -> None:
             continue
         again = resume and (run / CONFIG_FILE).is_file() and bool(list_checkpoints(run))
         common = {
-            "preset": None if again else settings["preset"], "config_file": None, "set_options": [] if again else settings["set"][stage],
-            "max_steps": max_steps, "resume": again, "force": not again and (force or resume),
+            "preset": None if again else settings["preset"], "config": None if again else configs[stage],
+            "config_file": None, "set_options": [], "max_steps": max_steps, "resume": again,
+            "force": not again and (force or resume),
         }  # fmt: skip
         say(f"[bold]{stage}[/]: {'resuming' if again else 'starting'} in {run}")
         if stage == "stage1":

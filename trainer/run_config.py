@@ -37,6 +37,9 @@ class RunOptions:
     resume: bool
     force: bool
     console: Console | None = None  # for progress and log lines; stderr by default
+    # A typed stage config built by the caller (`trainer all`), trained as it is in place of
+    # preset + config file + --set; `preset` then names the preset it was built on.
+    config: Any = None
 
     def __post_init__(self) -> None:
         self.set_options = list(self.set_options or [])
@@ -51,6 +54,8 @@ def resolve_stage_config(
     A new run starts from `presets[preset or "tiny"]`, then the config file, then `--set`. A resumed
     run takes exactly what its config.json recorded (built on `default`), so nothing may be changed.
     """
+    if options.config is not None and not options.resume:
+        return options.config, options.preset, {}
     if options.resume:
         if options.preset or options.config_file or options.set_options:
             raise MotionchatError("--resume continues with the run's recorded config; drop --preset/--config/--set")

@@ -14,10 +14,9 @@ from typing import Any
 
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
+from motionchat.filenames import CONFIG_FILE
 from trainer.checkpoint import CHECKPOINT_DIR, list_checkpoints
 from trainer.metrics import METRICS_FILE
-
-CONFIG_FILE = "config.json"
 
 
 def check_run_dir(out: Path, *, resume: bool, force: bool) -> Path:

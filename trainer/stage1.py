@@ -26,16 +26,15 @@ from torch import nn
 from motionchat.data.dataset import FeatureCrops, MotionClips
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
-from eval.metrics.motion import codebook_use, mpjpe_mm
+from motionchat.filenames import EVAL_FILE
 from motionchat.motion.features import features_to_joints
 from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.skeleton import SkeletonSpec
 from motionchat.vq import VQ_FILE, MotionVQVAE, VQConfig, save_vq
+from motionchat.vq.metrics import codebook_use, mpjpe_mm
 from trainer.config import TrainConfig
 from trainer.loop import RunResult
 from trainer.run_config import RunOptions, StageRun
-
-EVAL_FILE = "eval.json"
 
 
 @dataclass(frozen=True)

@@ -34,31 +34,27 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from motionchat.data.dataset import MotionClips
-from motionchat.data.synth.corpus import read_edits
+from motionchat.data.labels import read_edits
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_bytes, atomic_write_text
+from motionchat.filenames import EVAL_FILE, LM_DIR, PROVENANCE_FILE
 from motionchat.lm.model import TINY, LanguageModel, LMConfig, build_lm
 from motionchat.lm.storage import save_lm
 from motionchat.lm.tokenizer import NUM_SENTINELS
-from motionchat.motion.normalizer import Normalizer
-from motionchat.motion.skeleton import SkeletonSpec
 from motionchat.tasks.examples import as_sentence
 from motionchat.tasks.families import load_families
 from motionchat.tasks.templates import fill, slot_values
-from motionchat.vq import VQ_FILE, load_vq
-from motionchat.vq.codec import MotionCodec
+from motionchat.vq import VQ_FILE
+from trainer.conditioning import corrupt_motion_history, gap_line, prompt_gap
 from trainer.config import TrainConfig
+from trainer.lm_inputs import check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_json
 from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
 from trainer.run_config import RunOptions, StageRun
 from trainer.rundir import CONFIG_FILE, read_run_config
-from trainer.conditioning import corrupt_motion_history, gap_line, prompt_gap
 from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss
 from trainer.span_corruption import span_corrupt
 
-EVAL_FILE = "eval.json"
-PROVENANCE_FILE = "provenance.json"
-LM_DIR = "lm"
 KINDS = ("text_spans", "motion_spans", "text_to_motion", "motion_to_text")
 
 
@@ -135,41 +131,6 @@ STAGE2_PRESETS: dict[str, Stage2Config] = {
 # --- inputs -------------------------------------------------------------------------------------
 
 
-def check_codec_dir(folder: Path, what: str) -> Path:
-    """Refuse a --vq/--init folder without a tokenizer (before any data is read)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise MotionchatError(f"{folder}: {what} folder not found; pass {'a stage-1 run folder' if what == '--vq' else 'a stage-2 run folder'}")
-    if not (folder / VQ_FILE).is_file():
-        raise MotionchatError(f"{folder}: no {VQ_FILE}; pass a folder where `trainer {'stage1' if what == '--vq' else 'stage2'}` finished")
-    return folder
-
-
-def load_codec_dir(folder: Path, skeleton: SkeletonSpec, what: str) -> MotionCodec:
-    """The tokenizer (vq.safetensors) and its statistics (Mean/Std) kept in `folder`."""
-    folder = check_codec_dir(folder, what)
-    return MotionCodec(load_vq(folder / VQ_FILE), Normalizer.from_dir(folder), skeleton)
-
-
-def read_json(path: Path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def load_captioned(data_dir: Path, split: str, skeleton: SkeletonSpec | None = None) -> MotionClips:
-    return MotionClips(data_dir, split, skeleton, with_captions=True)
-
-
-def load_validation(data_dir: Path, skeleton: SkeletonSpec) -> MotionClips:
-    try:
-        return load_captioned(data_dir, "val", skeleton)
-    except MotionchatError as err:
-        raise MotionchatError(f"{err} (or train without validation: --set train.eval_every=0)") from None
-
-
 def tokenizer_sentences(clips: MotionClips, edits: list[dict]) -> list[str]:
     """What the scratch text tokenizer learns from: the training captions, the edit texts, and
     every instruction and answer template filled with values from the data (motion slots empty)."""
@@ -238,12 +199,6 @@ class PretrainExamples(Dataset):
             return Seq2SeqExample(motion_text, text)
         # text->motion, and too-short span examples
         return Seq2SeqExample(text, motion_text, corrupt_motion_history(motion_text, v, self.corruption_tau, rng))
-
-
-def fixed_keys(count: int, size: int, seed: int) -> list[tuple[int, int]]:
-    """`count` evaluation keys spread over a dataset of `size`, the same at every evaluation."""
-    order = np.random.default_rng(seed).permutation(size)
-    return [(int(order[i % size]), seed * 1_000_003 + i) for i in range(count)]
 
 
 def kind_losses(model: nn.Module, dataset: PretrainExamples, keys: list[tuple[int, int]], pad_id: int) -> dict[str, float]:

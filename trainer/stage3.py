@@ -5,8 +5,8 @@ t2m_length, length2m, random_motion, m2t, m2t_length, m2length, t2length, length
 random_caption, predict, inbetween; compose for clips of several actions when the corpus has
 labels.jsonl), and edit and diff examples for each pair of edits.jsonl; the step sampler shuffles
 them across families. Templates, captions and per-action compose captions are drawn from each
-example's seed, so every epoch reads differently. Prompts and targets come from
-`motionchat.tasks.examples`, the code chat and evaluation use.
+example's seed, so every epoch reads differently. Prompts come from `motionchat.tasks.answering`
+(and targets from `motionchat.tasks.examples`), the code chat and evaluation use.
 
 `family_weights` sets how many examples of a family each clip (or edit pair) gives an epoch, so the
 families that carry the product can get more of the budget than the easy duration ones. Motion
@@ -20,6 +20,7 @@ metrics.jsonl, checkpoints/ and ranks.json; the bundle goes to `--out`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,34 +33,32 @@ from torch.utils.data import Dataset
 
 from motionchat.bundle import save_bundle
 from motionchat.data.dataset import MotionClips
+from motionchat.data.labels import read_edits, read_labels_if_any
 from motionchat.data.synth.captions import write_captions
-from motionchat.data.synth.corpus import read_edits
 from motionchat.data.synth.vocabulary import program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
-from motionchat.lm.generation import DecodingConfig, generate
+from motionchat.filenames import EVAL_FILE, LM_DIR, PROVENANCE_FILE
+from motionchat.lm.generation import DecodingConfig
 from motionchat.lm.model import LanguageModel
 from motionchat.lm.storage import load_lm
 from motionchat.motion.timing import frames_to_codes
-from motionchat.tasks.examples import TaskValues, build_prompt, build_target
+from motionchat.tasks.answering import TASKS, Question, TaskRequest, answer_questions, check_generation_rate, prepare
+from motionchat.tasks.examples import TaskValues, build_target, known_frames
 from motionchat.tasks.families import Family, load_families
 from motionchat.vq import VQ_FILE
 from motionchat.vq.codec import MotionCodec
+from trainer.conditioning import NULL_PROMPT, corrupt_motion_history, gap_line, prompt_gap
 from trainer.config import TrainConfig
+from trainer.lm_inputs import check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_json
 from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
 from trainer.run_config import RunOptions, StageRun
 from trainer.rundir import read_run_config
-from trainer.conditioning import NULL_PROMPT, corrupt_motion_history, gap_line, prompt_gap
 from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss
-from trainer.stage2 import LM_DIR, PROVENANCE_FILE, check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_json
 
-EVAL_FILE = "eval.json"
-CLIP_FAMILIES = (
-    "t2m", "t2m_length", "length2m", "random_motion", "m2t", "m2t_length", "m2length", "t2length", "length2t",
-    "random_caption", "predict", "inbetween", "compose",
-)  # fmt: skip
-PAIR_FAMILIES = ("edit", "diff")
+CLIP_FAMILIES = tuple(family for family, spec in TASKS.items() if spec.examples != "pair")
+PAIR_FAMILIES = tuple(family for family, spec in TASKS.items() if spec.examples == "pair")
 UNPROMPTED_FAMILIES = ("random_motion", "random_caption")  # their prompts carry no input: no prompt gap
 
 
@@ -165,11 +164,12 @@ class TaskSource:
         self.items += [(family, p) for p in range(len(self.pairs)) for family in PAIR_FAMILIES for _ in range(weights[family])]
 
     def supports(self, family: str, index: int) -> bool:
-        if family == "predict":
+        kind = TASKS[family].examples
+        if kind == "predict":
             return len(self.codes.pieces["predict_head"][index]) > 0
-        if family == "inbetween":
+        if kind == "inbetween":
             return len(self.codes.pieces["inbetween_head"][index]) > 0
-        if family == "compose":
+        if kind == "compose":
             return self.programs[index] is not None and len(self.programs[index]) >= 2
         return True
 
@@ -179,51 +179,62 @@ class TaskSource:
             counts[family] += 1
         return counts
 
-    def values(self, family: str, ref: int, rng: np.random.Generator) -> TaskValues:
-        """The task values of item (`family`, `ref`): ref is a clip index, or a pair index for edit/diff."""
-        if family in PAIR_FAMILIES:
+    def example(self, family: str, ref: int, rng: np.random.Generator) -> tuple[TaskRequest, TaskValues]:
+        """(the request, the values of its expected answer) of item (`family`, `ref`): ref is a clip
+        index, or a pair index for the pair families."""
+        kind = TASKS[family].examples
+        if kind == "pair":
             source, target, row = self.pairs[ref]
             motion, changed = self.codes.codes("full", source), self.codes.codes("full", target)
-            if family == "edit":
-                return TaskValues(motion=motion, edit=row["instruction"], answer_motion=changed)
-            return TaskValues(motion=motion, motion_b=changed, diff=row["difference"])
+            frames = [int(self.codes.frames[source]), int(self.codes.frames[target])]
+            request = TaskRequest(family, motions=[motion, changed], motion_frames=frames, edit=row["instruction"])
+            return request, TaskValues(answer_motion=changed, diff=row["difference"])
         captions = self.captions[ref]
         caption = captions[int(rng.integers(len(captions)))]
         frames, full = int(self.codes.frames[ref]), self.codes.codes("full", ref)
-        if family == "predict":
-            return TaskValues(motion=self.codes.codes("predict_head", ref), answer_motion=self.codes.codes("predict_rest", ref))
-        if family == "inbetween":
-            head, tail = self.codes.codes("inbetween_head", ref), self.codes.codes("inbetween_tail", ref)
-            return TaskValues(motion=head, motion_b=tail, answer_motion=full)
-        if family == "compose":
+        if kind == "predict":
+            head = self.codes.codes("predict_head", ref)
+            request = TaskRequest(family, motions=[head], motion_frames=[known_frames("predict", frames)[0]])
+            return request, TaskValues(answer_motion=self.codes.codes("predict_rest", ref))
+        if kind == "inbetween":
+            keep = known_frames("inbetween", frames)[0]
+            pieces = [self.codes.codes("inbetween_head", ref), self.codes.codes("inbetween_tail", ref)]
+            return TaskRequest(family, motions=pieces, motion_frames=[keep, keep]), TaskValues(answer_motion=full)
+        if kind == "compose":
             steps = [write_captions((action,), rng, 1)[0] for action in self.programs[ref]]
-            return TaskValues(captions=steps, answer_motion=full)
-        return TaskValues(caption=caption, motion=full, frames=frames, answer_motion=full)
+            return TaskRequest(family, captions=steps), TaskValues(answer_motion=full)
+        request = TaskRequest(family, caption=caption, motions=[full], motion_frames=[frames], frames=frames)
+        return request, TaskValues(caption=caption, frames=frames, answer_motion=full)
 
 
 class InstructionExamples(Dataset):
     """(item index, seed) -> the tokenised (prompt, target) of one family example."""
 
     def __init__(
-        self, source: TaskSource, families: dict[str, Family], lm: LanguageModel, fps: float, corruption_tau: float = 0.0,
-        condition_dropout: float = 0.0,
-    ):  # fmt: skip
-        self.source, self.families, self.lm, self.fps = source, families, lm, fps
+        self, source: TaskSource, families: dict[str, Family], lm: LanguageModel, fps: float, frames_per_code: int,
+        corruption_tau: float = 0.0, condition_dropout: float = 0.0,
+    ):
+        self.source, self.families, self.lm, self.fps, self.frames_per_code = source, families, lm, fps, frames_per_code
         self.corruption_tau, self.condition_dropout = corruption_tau, condition_dropout
 
     def __len__(self) -> int:
         return len(self.source.items)
 
-    def texts(self, key: tuple[int, int]) -> tuple[str, str, str]:
-        """(family id, prompt, target) of item `key`."""
+    def question(self, key: tuple[int, int]) -> tuple[Question, str]:
+        """(the question, its target text) of item `key`."""
         index, seed = key
         family_id, ref = self.source.items[index]
-        family = self.families[family_id]
         rng = np.random.default_rng(seed)
-        values = self.source.values(family_id, ref, rng)
+        request, answer = self.source.example(family_id, ref, rng)
         k = self.lm.vocab.codebook_size
-        prompt = build_prompt(family, values, rng, codebook_size=k, fps=self.fps)
-        return family_id, prompt, build_target(family, values, rng, codebook_size=k, fps=self.fps)
+        fpc = self.frames_per_code
+        question = prepare(request, self.families, rng, codebook_size=k, frames_per_code=fpc, fps=self.fps)
+        return question, build_target(question.family, answer, rng, codebook_size=k, fps=self.fps)
+
+    def texts(self, key: tuple[int, int]) -> tuple[str, str, str]:
+        """(family id, prompt, target) of item `key`."""
+        question, target = self.question(key)
+        return question.family.id, question.prompt, target
 
     def __getitem__(self, key: tuple[int, int]) -> Seq2SeqExample:
         family_id, prompt, target = self.texts(key)
@@ -250,16 +261,17 @@ def check_answers(model: nn.Module, lm: LanguageModel, dataset: InstructionExamp
     for index, (family, _) in enumerate(dataset.source.items):
         first.setdefault(family, index)
     names = sorted(first)
-    texts = [dataset.texts((first[f], 0)) for f in names]
-    outputs = [dataset.families[f].output for f in names]
-    answers = generate(model, lm.tokenizer, lm.vocab, [prompt for _, prompt, _ in texts], outputs, CHECK_DECODING)
-    limit = frames_to_codes(CHECK_DECODING.max_motion_frames)
+    # Free length (no requested duration): the check is whether the model ends a motion by itself.
+    asked = [dataset.question((first[f], 0)) for f in names]
+    questions = [dataclasses.replace(question, frame_limits=None) for question, _ in asked]
+    answers = answer_questions(LanguageModel(model, lm.tokenizer, lm.vocab), questions, CHECK_DECODING)
+    limit = frames_to_codes(CHECK_DECODING.max_motion_frames, dataset.frames_per_code)
     report = {}
-    for family, output, (_, prompt, target), (answer,) in zip(names, outputs, texts, answers):
+    for family, question, (_, target), (answer,) in zip(names, questions, asked, answers):
         shown = f"{len(answer.codes)} codes" if answer.codes is not None else answer.text
         at_limit = answer.codes is not None and len(answer.codes) >= limit
-        report[family] = {"output": output, "ok": answer.ok, "problem": answer.problem, "answer": shown, "at_length_limit": at_limit,
-                          "prompt": prompt, "target": target}  # fmt: skip
+        report[family] = {"output": question.family.output, "ok": answer.ok, "problem": answer.problem, "answer": shown,
+                          "at_length_limit": at_limit, "prompt": question.prompt, "target": target}
     return report
 
 
@@ -292,6 +304,7 @@ class InstructStage:
                 f"{self.init_dir}: the language model knows {self.lm.vocab.codebook_size} motion codes, the tokenizer has "
                 f"{self.codec.codebook_size}; pass a stage-2 run folder as it was written"
             )
+        check_generation_rate(self.codec.frames_per_code)  # now, not once the model is trained
         self.families = load_families()
         self.labels = read_labels_if_any(self.data_dir)
         self.edits = read_edits(self.data_dir)
@@ -305,7 +318,8 @@ class InstructStage:
         return self.sources[split]
 
     def examples(self, split: str, corruption_tau: float = 0.0, condition_dropout: float = 0.0) -> InstructionExamples:
-        return InstructionExamples(self.source(split), self.families, self.lm, self.skeleton.fps, corruption_tau, condition_dropout)
+        fps, fpc = self.skeleton.fps, self.codec.frames_per_code
+        return InstructionExamples(self.source(split), self.families, self.lm, fps, fpc, corruption_tau, condition_dropout)
 
     def missing_data_notes(self) -> list[str]:
         notes = []
@@ -383,12 +397,6 @@ class InstructStage:
             card=model_card(provenance, answers, self.missing_data_notes()), presets=presets, training=provenance,
         )  # fmt: skip
         return report
-
-
-def read_labels_if_any(data_dir: Path) -> dict[str, dict]:
-    from motionchat.data.synth.corpus import read_labels
-
-    return read_labels(data_dir) if (Path(data_dir) / "labels.jsonl").is_file() else {}
 
 
 def model_card(provenance: dict, answers: dict[str, dict], notes: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""Metrics on joint positions and motion codes: ADE/FDE, MPJPE, codebook usage."""
+"""Displacement errors of predicted joints (ADE/FDE); the tokenizer's MPJPE and codebook use live
+beside it in `motionchat.vq.metrics` (re-exported here)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from motionchat.vq.metrics import CodebookUse, check_joint_pair, codebook_use, mpjpe_mm
 
-def _check_pair(predicted, target) -> tuple[np.ndarray, np.ndarray]:
-    predicted = np.asarray(predicted, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
-    if predicted.shape != target.shape or predicted.ndim != 3 or predicted.shape[-1] != 3 or len(predicted) == 0:
-        raise ValueError(f"need two (T>0, J, 3) joint arrays of the same shape, got {predicted.shape} and {target.shape}")
-    return predicted, target
+__all__ = ["CodebookUse", "DisplacementErrors", "codebook_use", "displacement_errors", "mpjpe_mm"]
 
 
 @dataclass(frozen=True)
@@ -33,55 +30,9 @@ class DisplacementErrors:
 
 def displacement_errors(predicted, target) -> DisplacementErrors:
     """(T, J, 3), (T, J, 3) joints over the frames being judged -> ADE/FDE both ways."""
-    predicted, target = _check_pair(predicted, target)
+    predicted, target = check_joint_pair(predicted, target)
     per_joint = np.linalg.norm(predicted - target, axis=-1)  # (T, J)
     flat = np.linalg.norm((predicted - target).reshape(len(target), -1), axis=-1)  # (T,)
     return DisplacementErrors(
         ade_m=float(per_joint.mean()), fde_m=float(per_joint[-1].mean()), ade_flat_m=float(flat.mean()), fde_flat_m=float(flat[-1])
-    )
-
-
-def mpjpe_mm(predicted, target, root_aligned: bool = True, root: int = 0) -> float:
-    """Mean per-joint position error in millimetres over (T, J, 3) joints given in metres.
-
-    root_aligned subtracts each frame's root joint from both first (MotionGPT's convention for the
-    tokenizer), so a drifting root path is not counted.
-    """
-    predicted, target = _check_pair(predicted, target)
-    if root_aligned:
-        predicted = predicted - predicted[:, root : root + 1]
-        target = target - target[:, root : root + 1]
-    return float(1000.0 * np.linalg.norm(predicted - target, axis=-1).mean())
-
-
-@dataclass(frozen=True)
-class CodebookUse:
-    """How a set of code indices covers a codebook of `codebook_size` entries.
-
-    Args:
-        usage: fraction of entries used at least once.
-        perplexity: exp(entropy) of the code histogram, the effective number of codes in use.
-        codes: number of indices counted.
-    """
-
-    usage: float
-    perplexity: float
-    codes: int
-    codebook_size: int
-
-
-def codebook_use(codes, codebook_size: int) -> CodebookUse:
-    codes = np.asarray(codes).reshape(-1)
-    if codes.size == 0:
-        raise ValueError("no codes to count")
-    if codes.min() < 0 or codes.max() >= codebook_size:
-        raise ValueError(f"code indices must lie in [0, {codebook_size}), got {codes.min()}..{codes.max()}")
-    import torch
-
-    from motionchat.vq.quantizer import perplexity
-
-    counts = np.bincount(codes.astype(np.int64), minlength=codebook_size).astype(np.float64)
-    return CodebookUse(
-        usage=float((counts > 0).mean()), perplexity=float(perplexity(torch.from_numpy(counts))), codes=int(codes.size),
-        codebook_size=codebook_size,
     )

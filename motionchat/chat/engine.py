@@ -19,7 +19,8 @@ import numpy as np
 from motionchat.chat.replies import MotionResult, Reply
 from motionchat.chat.session import Session, SessionMotion
 from motionchat.errors import MotionchatError
-from motionchat.motion.timing import MAX_FRAMES, codes_to_frames, frames_to_codes
+from motionchat.filenames import CONFIG_FILE
+from motionchat.tasks.answering import Question, TaskRequest, answer_questions, decode_answer, prepare, trained_family
 from motionchat.tasks.routing import LAST, PREVIOUS, RoutedRequest, route
 
 PREVIEW_FORMATS = ("gif", "mp4", "none")
@@ -36,7 +37,7 @@ def default_bundle_path() -> Path:
 
 
 def _check_bundle_dir(path: Path) -> Path:
-    if not (path / "config.json").is_file():
+    if not (path / CONFIG_FILE).is_file():
         raise MotionchatError(
             f"no model bundle at {path}; train one with `trainer all --data DIR --preset tiny --out BUNDLE` "
             "and pass --bundle BUNDLE (or set MOTIONCHAT_BUNDLE)"
@@ -49,11 +50,7 @@ class _Prepared:
     """A routed request with its model input, before generation."""
 
     request: RoutedRequest
-    prompt: str
-    output: str  # "motion" | "text"
-    frame_limits: tuple[int, int] | None
-    prefix_codes: list[int]  # codes the answer continues (predict), decoded together with it
-    target_frames: int | None  # trim the decoded motion to this many frames
+    question: Question
 
 
 class Engine:
@@ -143,68 +140,41 @@ class Engine:
         return replies
 
     def _prepare(self, text: str) -> _Prepared:
-        from motionchat.tasks.examples import TaskValues, build_prompt, known_frames
-
         request = route(text, fps=self.session_fps)
         bundle = self.bundle
-        family = bundle.families.get(request.family)
-        if family is None:
-            raise MotionchatError(f"this model was not trained for '{request.family}' requests")
+        trained_family(bundle.families, request.family)  # before loading any file the request names
         motions = [self.session.resolve(ref) for ref in request.motions]
         codec = bundle.codec
-        codes = [codec.encode(self._features(m)) for m in motions]
-        max_codes = frames_to_codes(MAX_FRAMES)
-        values, limits, prefix, target = TaskValues(), None, [], request.frames
-        fid = request.family
-        if fid in ("t2m", "t2m_length", "t2length"):
-            values = TaskValues(caption=request.caption, frames=request.frames)
-        elif fid in ("length2m", "length2t"):
-            values = TaskValues(frames=request.frames)
-        elif fid == "compose":
-            values = TaskValues(captions=request.captions, frames=request.frames)
-        elif fid in ("m2t", "m2length"):
-            values = TaskValues(motion=codes[0][:max_codes], frames=motions[0].frames)
-        elif fid == "m2t_length":
-            frames = min(request.frames or motions[0].frames, motions[0].frames)
-            values = TaskValues(motion=codes[0][: frames_to_codes(frames)], frames=frames)
-        elif fid == "predict":
-            given = codes[0][-(max_codes - 1) :]  # the model continues the most recent part
-            prefix = given
-            values = TaskValues(motion=given)
-            limits = (1, MAX_FRAMES - codes_to_frames(len(given)))
-            target = None
-        elif fid == "inbetween":
-            if len(motions) == 1:  # keep the start and the end of one motion, as in training
-                start, end = known_frames("inbetween", motions[0].frames)
-                start_codes, end_codes = codes[0][: frames_to_codes(start)], codes[0][-frames_to_codes(end) :]
-            else:
-                start_codes, end_codes = codes[0][-12:], codes[1][:12]
-            values = TaskValues(motion=start_codes, motion_b=end_codes)
-        elif fid == "edit":
-            values = TaskValues(motion=codes[0][:max_codes], edit=request.edit)
-        elif fid == "diff":
-            values = TaskValues(motion=codes[0][:max_codes], motion_b=codes[1][:max_codes])
-        if request.frames is not None and family.output == "motion" and fid not in ("predict",):
-            limits = (request.frames, request.frames)
-        seed = self.session.seed if self.session.seed is not None else 0
-        prompt = build_prompt(
-            family, values, random.Random(f"{seed}:{text}"), codebook_size=codec.codebook_size, fps=bundle.fps
+        task = TaskRequest(
+            request.family,
+            caption=request.caption,
+            captions=request.captions,
+            motions=[codec.encode(self._features(m)) for m in motions],
+            motion_frames=[m.frames for m in motions],
+            frames=request.frames,
+            edit=request.edit,
         )
-        return _Prepared(request, prompt, family.output, limits, prefix, target)
+        seed = self.session.seed if self.session.seed is not None else 0
+        question = prepare(task, bundle.families, random.Random(f"{seed}:{text}"), codebook_size=codec.codebook_size,
+                           frames_per_code=codec.frames_per_code, fps=bundle.fps)
+        return _Prepared(request, question)
 
     @property
     def session_fps(self) -> float:
         return self.bundle.fps
 
     def _features(self, motion: SessionMotion) -> np.ndarray:
-        from motionchat.motion.features import joints_to_features
-
+        """The motion's raw features: as the user's file or the model gave them, else from its joints."""
         if motion.frames < 2:
             raise MotionchatError(f"{motion.name} has {motion.frames} frame; a motion needs at least 2")
+        if motion.features is not None and motion.features.shape[1] == self.bundle.skeleton.feature_dim:
+            return motion.features
+        from motionchat.motion.features import joints_to_features
+
         return joints_to_features(motion.joints, motion.skeleton)
 
     def _generate(self, prepared: dict[int, _Prepared], replies: list[Reply], stems: list[str | None]) -> None:
-        from motionchat.lm.generation import DecodingConfig, generate
+        from motionchat.lm.generation import DecodingConfig
 
         bundle = self.bundle
         samples = self.session.samples
@@ -213,18 +183,14 @@ class Engine:
         config = DecodingConfig(do_sample=True, top_k=50, num_samples=samples, seed=self.session.seed or 0,
                                 guidance=self.session.guidance)
         order = list(prepared)
-        answers = generate(
-            bundle.lm.model, bundle.lm.tokenizer, bundle.lm.vocab,
-            [prepared[i].prompt for i in order], [prepared[i].output for i in order], config,
-            frame_limits=[prepared[i].frame_limits for i in order],
-        )
+        answers = answer_questions(bundle.lm, [prepared[i].question for i in order], config)
         for i, per_sample in zip(order, answers):
             item, reply = prepared[i], replies[i]
             for k, answer in enumerate(per_sample):
                 label = f"sample {k + 1}: " if samples > 1 else ""
                 if not answer.ok:
                     reply.problems.append(f"{label}{answer.problem}")
-                elif item.output == "text":
+                elif item.question.family.output == "text":
                     reply.texts.append(answer.text)
                 else:
                     reply.motions.append(self._keep_motion(item, answer.codes, reply.request, stems[i]))
@@ -232,16 +198,17 @@ class Engine:
                 reply.error = "; ".join(reply.problems) or "the model gave no usable answer"
 
     def _keep_motion(self, item: _Prepared, codes: list[int], request_text: str, stem: str | None) -> MotionResult:
-        decoded = self.bundle.codec.decode(item.prefix_codes + codes, item.target_frames)
-        motion = self.session.add(decoded.joints, f"{item.request.family}: {request_text}", self.bundle.skeleton)
+        decoded = decode_answer(self.bundle.codec, item.question, codes)
+        origin = f"{item.request.family}: {request_text}"
+        motion = self.session.add(decoded.joints, origin, self.bundle.skeleton, decoded.features)
         words = (item.request.caption or item.request.edit or item.request.family).split()[:6]
         base = "-".join([stem, motion.name] if stem else [motion.name, *words])
         motion.files = self._write_files(motion, decoded.features, base, request_text)
         return MotionResult(motion.name, motion.frames, motion.skeleton.fps, motion.files)
 
     def _write_files(self, motion: SessionMotion, features: np.ndarray, base: str, caption: str) -> list[Path]:
+        from motionchat.motion.arrays import write_npy
         from motionchat.motion.io import save_motion
-        from motionchat.motion.npy import write_npy
 
         joints_path = save_motion(motion.joints, self.session.output_path(base, ".npy"), skeleton=motion.skeleton)
         features_path = self.session.output_path(f"{base}-features", ".npy")

@@ -36,13 +36,16 @@ def guidance_scale(text: str | float) -> float:
 
 @dataclass
 class SessionMotion:
-    """One remembered motion. `joints` are (T, J, 3) metres at the skeleton's frame rate."""
+    """One remembered motion. `joints` are (T, J, 3) metres at the skeleton's frame rate; `features`
+    its raw (T, D) features when it came as features (a user's file, a model's answer), kept so that
+    encoding it again does not go through joints."""
 
     name: str
     joints: np.ndarray
     origin: str
     skeleton: SkeletonSpec = HUMANML3D
     files: list[Path] = field(default_factory=list)
+    features: np.ndarray | None = None
 
     @property
     def frames(self) -> int:
@@ -58,9 +61,13 @@ class Session:
     motions: list[SessionMotion] = field(default_factory=list)
     _counter: int = 0
 
-    def add(self, joints: np.ndarray, origin: str, skeleton: SkeletonSpec = HUMANML3D) -> SessionMotion:
+    def add(
+        self, joints: np.ndarray, origin: str, skeleton: SkeletonSpec = HUMANML3D, features: np.ndarray | None = None
+    ) -> SessionMotion:
         self._counter += 1
-        motion = SessionMotion(f"m{self._counter}", np.asarray(joints, dtype=np.float32), origin, skeleton)
+        kept = None if features is None else np.asarray(features, dtype=np.float32)
+        joints = np.asarray(joints, dtype=np.float32)
+        motion = SessionMotion(f"m{self._counter}", joints, origin, skeleton, features=kept)
         self.motions.append(motion)
         return motion
 
@@ -97,7 +104,7 @@ class Session:
             if motion.origin == f"file {path}":
                 return motion
         loaded = load_motion(path, joint_map=joint_map, normalizer=normalizer)
-        return self.add(loaded.joints, f"file {path}", loaded.skeleton)
+        return self.add(loaded.joints, f"file {path}", loaded.skeleton, loaded.features)
 
     def output_path(self, stem: str, suffix: str) -> Path:
         """A fresh path in the output folder: never overwrites, numbers instead (walk.gif, walk-2.gif)."""

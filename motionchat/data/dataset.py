@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from motionchat.errors import MotionchatError
-from motionchat.motion.npy import load_npy_array
+from motionchat.motion.arrays import load_npy_array
 from motionchat.motion.skeleton import SkeletonSpec, skeleton_for_feature_dim
 
 FEATURES_DIR = "new_joint_vecs"

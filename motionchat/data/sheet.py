@@ -16,7 +16,7 @@ import numpy as np
 from motionchat.data.dataset import JOINTS_DIR, TEXTS_DIR, read_captions
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_path
-from motionchat.motion.npy import load_npy_array
+from motionchat.motion.arrays import load_npy_array
 from motionchat.motion.render import render_motions
 
 SHEET_SUFFIXES = (".gif", ".png")

@@ -23,9 +23,10 @@ import numpy as np
 from motionchat.data.dataset import FEATURES_DIR, JOINTS_DIR, TEXTS_DIR
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
+from motionchat.filenames import EDITS_FILE, LABELS_FILE
+from motionchat.motion.arrays import write_npy
 from motionchat.motion.features import feature_layout, features_to_joints, joints_to_features
 from motionchat.motion.normalizer import MEAN_FILE, STD_FILE, Normalizer
-from motionchat.motion.npy import write_npy
 from motionchat.motion.skeleton import HUMANML3D, SkeletonSpec
 
 SPLITS = ("train", "val", "test")
@@ -96,7 +97,7 @@ def write_statistics(root: Path, stats: FeatureStats, skeleton: SkeletonSpec = H
 
 # Everything a dataset writer here may create; `prepare_out_dir(force=True)` clears only these.
 LAYOUT_ENTRIES = (JOINTS_DIR, FEATURES_DIR, TEXTS_DIR, "train.txt", "val.txt", "test.txt", "all.txt", MEAN_FILE,
-                  STD_FILE, "labels.jsonl", "edits.jsonl", "compositional_test.txt", "corpus.json", "sources.jsonl")
+                  STD_FILE, LABELS_FILE, EDITS_FILE, "compositional_test.txt", "corpus.json", "sources.jsonl")
 
 
 def check_out_dir(root: str | Path, force: bool) -> Path:

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from motionchat.errors import MotionchatError
-from motionchat.motion.rig import ImportedMotion, RigMotion, euler_to_matrix, forward_kinematics_rig, read_text, rig_to_smpl22
+from motionchat.fileio import read_text
+from motionchat.motion.euler import euler_to_matrix, forward_kinematics_rig
+from motionchat.motion.rig import ImportedMotion, RigMotion, rig_to_smpl22
 
 CMU_FPS = 120.0
 _ROTATION_DOFS = ("rx", "ry", "rz")

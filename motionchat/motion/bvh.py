@@ -23,16 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from motionchat.errors import MotionchatError
-from motionchat.fileio import atomic_path
-from motionchat.motion.rig import (
-    ImportedMotion,
-    RigMotion,
-    euler_to_matrix,
-    forward_kinematics_rig,
-    matrix_to_euler,
-    read_text,
-    rig_to_smpl22,
-)
+from motionchat.fileio import atomic_path, read_text
+from motionchat.motion.euler import euler_to_matrix, forward_kinematics_rig, matrix_to_euler
+from motionchat.motion.rig import ImportedMotion, RigMotion, rig_to_smpl22
 from motionchat.motion.rotations import qbetween, quat_to_matrix
 from motionchat.motion.skeleton import HUMANML3D, bone_lengths
 from motionchat.motion.timing import HUMANML3D_FPS

@@ -96,7 +96,7 @@ def save_motion(
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        from motionchat.motion.npy import write_npy
+        from motionchat.motion.arrays import write_npy
 
         write_npy(path, np.asarray(joints, dtype=np.float32))
     elif suffix == ".bvh":

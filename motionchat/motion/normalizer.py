@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from motionchat.errors import MotionchatError
+from motionchat.filenames import BUNDLE_MEAN_FILE, BUNDLE_STD_FILE
+from motionchat.filenames import DATASET_MEAN_FILE as MEAN_FILE
+from motionchat.filenames import DATASET_STD_FILE as STD_FILE
+from motionchat.motion.arrays import load_npy_array, write_npy
 
-MEAN_FILE = "Mean.npy"
-STD_FILE = "Std.npy"
 # Other code bases save the same statistics in lower case.
-_STATS_NAMES = ((MEAN_FILE, STD_FILE), ("mean.npy", "std.npy"))
+_STATS_NAMES = ((MEAN_FILE, STD_FILE), (BUNDLE_MEAN_FILE, BUNDLE_STD_FILE))
 
 
 class Normalizer:
@@ -53,8 +55,6 @@ class Normalizer:
 
     @classmethod
     def from_files(cls, mean_path: str | Path, std_path: str | Path) -> Normalizer:
-        from motionchat.motion.npy import load_npy_array
-
         mean = load_npy_array(mean_path, "mean")
         std = load_npy_array(std_path, "std")
         return cls(mean, std, source=f"{mean_path} + {Path(std_path).name}")
@@ -75,8 +75,6 @@ class Normalizer:
 
     def save(self, directory: str | Path) -> None:
         """Write `Mean.npy` and `Std.npy` (float32) into `directory`, each atomically."""
-        from motionchat.motion.npy import write_npy
-
         directory = Path(directory)
         write_npy(directory / MEAN_FILE, self.mean)
         write_npy(directory / STD_FILE, self.std)

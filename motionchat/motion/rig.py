@@ -3,9 +3,8 @@
 Both importers reduce a file to a `RigMotion` (joint names, parents, per-frame positions in the
 file's own units and axes, frame rate). `rig_to_smpl22` does everything else, in this order:
 
-1. map rig joints to SMPL joints: an explicit joint map first, then name heuristics covering CMU
-   MotionBuilder-style (LeftUpLeg, LeftArm), 3dsMax-style (LeftHip, LeftShoulder), ASF bone names
-   (lfemur), Mixamo (mixamorig:LeftUpLeg), 3ds Max Biped (Bip01 L Thigh) and SMPL names;
+1. map rig joints to SMPL joints: an explicit joint map first, then the name heuristics of
+   `joint_names` (CMU, 3dsMax, ASF, Mixamo, Biped and SMPL names);
 2. find the up axis (head above ankles) and turn it to +Y;
 3. find the unit from the leg length (hip-knee-ankle, about 0.8 m for an adult) among common
    units, unless the caller gives metres per unit;
@@ -23,84 +22,16 @@ does). `ImportedMotion.height_m` reports the rig's standing height as a check on
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from motionchat.errors import MotionchatError
+from motionchat.motion.joint_names import SMPL_NAMES, SPINE_JOINTS, guess_joint_map, load_joint_map
 from motionchat.motion.rotations import qbetween, quat_to_matrix
 from motionchat.motion.skeleton import HUMANML3D
 from motionchat.motion.timing import HUMANML3D_FPS
-
-SMPL_NAMES = HUMANML3D.joint_names
-_AXIS_INDEX = {"X": 0, "Y": 1, "Z": 2}
-
-
-# --- Euler angles and forward kinematics of a rig -------------------------------------------------
-
-
-def euler_to_matrix(angles_rad: np.ndarray, order: str) -> np.ndarray:
-    """(..., 3) angles -> (..., 3, 3), BVH channel convention: R = R[order[0]] @ R[order[1]] @ R[order[2]]."""
-    angles_rad = np.asarray(angles_rad, dtype=np.float64)
-    result = None
-    for k, axis in enumerate(order.upper()):
-        c, s = np.cos(angles_rad[..., k]), np.sin(angles_rad[..., k])
-        one, zero = np.ones_like(c), np.zeros_like(c)
-        i = _AXIS_INDEX[axis]
-        # Rows of the elementary rotation about axis i, built by cycling (i, i+1, i+2).
-        m = np.empty(c.shape + (3, 3))
-        a, b = (i + 1) % 3, (i + 2) % 3
-        m[..., i, i], m[..., i, a], m[..., i, b] = one, zero, zero
-        m[..., a, i], m[..., a, a], m[..., a, b] = zero, c, -s
-        m[..., b, i], m[..., b, a], m[..., b, b] = zero, s, c
-        result = m if result is None else result @ m
-    return result
-
-
-def matrix_to_euler(m: np.ndarray, order: str) -> np.ndarray:
-    """(..., 3, 3) -> (..., 3) angles in radians with `euler_to_matrix(angles, order) == m`.
-
-    `order` must name three different axes; the middle angle lies in [-pi/2, pi/2].
-    """
-    i, j, k = (_AXIS_INDEX[a] for a in order.upper())
-    if len({i, j, k}) != 3:
-        raise ValueError(f"Euler order {order!r} must name three different axes")
-    sign = 1.0 if (j - i) % 3 == 1 else -1.0  # +1 for cyclic orders (XYZ, YZX, ZXY)
-    middle = np.arcsin(np.clip(sign * m[..., i, k], -1.0, 1.0))
-    first = np.arctan2(-sign * m[..., j, k], m[..., k, k])
-    last = np.arctan2(-sign * m[..., i, j], m[..., i, i])
-    # At gimbal lock (cos(middle) ~ 0) only first +/- last is defined: put it all in `first`.
-    locked = np.abs(sign * m[..., i, k]) > 1 - 1e-12
-    if np.any(locked):
-        last = np.where(locked, 0.0, last)
-        first = np.where(locked, np.arctan2(sign * m[..., k, j], m[..., j, j]), first)
-    return np.stack([first, middle, last], axis=-1)
-
-
-def forward_kinematics_rig(parents: tuple[int, ...], offsets: np.ndarray, rotations: np.ndarray) -> np.ndarray:
-    """World positions of a rig in BVH's convention.
-
-    parents: parent index per joint (-1 for the root), parents before children.
-    offsets: (J, 3) or (T, J, 3) translation of each joint in its parent's frame (the root's is
-        its position).
-    rotations: (T, J, 3, 3) local rotation of each joint; it turns the offsets of its children.
-    Returns (T, J, 3).
-    """
-    n_frames, n_joints = rotations.shape[:2]
-    offsets = np.broadcast_to(offsets, (n_frames, n_joints, 3))
-    world_rot = np.empty_like(rotations)
-    positions = np.empty((n_frames, n_joints, 3))
-    for j, p in enumerate(parents):
-        if p < 0:
-            world_rot[:, j] = rotations[:, j]
-            positions[:, j] = offsets[:, j]
-        else:
-            world_rot[:, j] = world_rot[:, p] @ rotations[:, j]
-            positions[:, j] = positions[:, p] + np.einsum("tab,tb->ta", world_rot[:, p], offsets[:, j])
-    return positions
 
 
 @dataclass(frozen=True)
@@ -147,38 +78,8 @@ class ImportedMotion:
     mapping: dict[str, str]
 
 
-# --- Joint names -----------------------------------------------------------------------------------
-
-# Candidate base names (after normalisation) per SMPL joint, most specific first. Sided joints are
-# tried as left<base>, l<base>, <base>left, <base>l (and the same for right). Order matters where
-# conventions collide: "LeftShoulder" is the clavicle in MotionBuilder-style rigs (which also have
-# LeftArm) but the shoulder in 3dsMax-style ones; "LeftFoot" is the ankle except in SMPL naming
-# (which also has left_ankle). Joints are assigned in `_ASSIGN_ORDER`, each from unused rig joints.
-_SIDED_BASES = {
-    "hip": ("upleg", "hip", "femur", "thigh", "upperleg"),
-    "knee": ("leg", "knee", "tibia", "calf", "shin", "lowerleg", "lowleg"),
-    "ankle": ("ankle", "foot"),
-    "foot": ("toebase", "toe", "toes", "toe0", "ball", "foot"),
-    "shoulder": ("arm", "upperarm", "humerus", "shoulder"),
-    "collar": ("collar", "clavicle", "shoulder"),
-    "elbow": ("forearm", "elbow", "radius", "lowerarm", "lowarm"),
-    "wrist": ("wrist", "hand"),
-}
-_CENTRAL_BASES = {
-    "pelvis": ("hips", "pelvis", "root", "hip"),
-    # The upper neck first: in CMU rigs "Neck" sits where the clavicles start, below the shoulders.
-    "neck": ("neck1", "upperneck", "neck", "neck01", "lowerneck"),
-    "head": ("head",),
-}
-_ASSIGN_ORDER = (
-    "pelvis", "head", "neck",
-    *(f"{side}_{part}" for part in ("hip", "knee", "ankle", "foot", "shoulder", "collar", "elbow", "wrist")
-      for side in ("left", "right")),
-)
-_SPINE = ("spine1", "spine2", "spine3")
 _COLLARS = (("left_collar", "left_shoulder"), ("right_collar", "right_shoulder"))
 _FEET = (("left_foot", "left_ankle"), ("right_foot", "right_ankle"))
-_NAME_PREFIXES = ("bip01", "bip001")
 
 # Where SMPL's collar sits: collar - spine3 = a (neck - spine3) + b (shoulder - spine3), a least-squares
 # fit on HumanML3D's new_joints fixtures 000000 and 012314 (mean error 2 cm).
@@ -194,81 +95,6 @@ _UNITS_M = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "CMU": 0.0254 / 0
 _GROUNDED_M = 0.05
 # Adult hip-knee-ankle length: HumanML3D's (thigh + shin, 0.83 m).
 _TYPICAL_LEG_M = float(HUMANML3D.bone_lengths_m[HUMANML3D.joint_index("left_knee")] + HUMANML3D.bone_lengths_m[HUMANML3D.joint_index("left_ankle")])
-
-
-def normalise_name(name: str) -> str:
-    """Lowercase, namespace and Biped prefix removed, only letters and digits: "mixamorig:LeftUpLeg" -> "leftupleg"."""
-    name = name.replace("|", ":").rsplit(":", 1)[-1].lower()
-    name = "".join(ch for ch in name if ch.isalnum())
-    for prefix in _NAME_PREFIXES:
-        if name.startswith(prefix) and len(name) > len(prefix):
-            return name[len(prefix):]
-    return name
-
-
-def _candidates(smpl_name: str) -> list[str]:
-    if smpl_name in _CENTRAL_BASES:
-        return list(_CENTRAL_BASES[smpl_name])
-    side, part = smpl_name.split("_", 1)
-    short = side[0]
-    return [n for base in _SIDED_BASES[part] for n in (side + base, short + base, base + side, base + short)]
-
-
-def guess_joint_map(names: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """SMPL name -> rig joint name for every SMPL joint the name heuristics find.
-
-    spine1/2/3 are matched only when a rig names all three (SMPL naming); other rigs' spine joints
-    ("Spine", "Spine1" in CMU and Mixamo rigs) mean different things and are interpolated instead.
-    """
-    by_norm: dict[str, str] = {}
-    for name in names:
-        by_norm.setdefault(normalise_name(name), name)
-    found: dict[str, str] = {}
-    used: set[str] = set()
-    for smpl_name in _ASSIGN_ORDER:
-        for cand in _candidates(smpl_name):
-            if cand in by_norm and by_norm[cand] not in used:
-                found[smpl_name] = by_norm[cand]
-                used.add(by_norm[cand])
-                break
-    if all(s in by_norm for s in _SPINE):
-        found.update({s: by_norm[s] for s in _SPINE})
-    return found
-
-
-def read_text(path: Path, what: str) -> str:
-    """A text file's contents; a missing or unreadable file is a `MotionchatError` naming it."""
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise MotionchatError(f"{path}: {what} file not found; check the path") from None
-    except IsADirectoryError:
-        raise MotionchatError(f"{path}: is a directory, expected a {what} file") from None
-    except OSError as err:
-        raise MotionchatError(f"{path}: cannot read the {what} file ({err.strerror})") from None
-
-
-def load_joint_map(path: str | os.PathLike) -> dict[str, str]:
-    """Read a JSON joint map {"left_hip": "LeftUpLeg", ...} (SMPL name -> rig joint name)."""
-    path = Path(path)
-    text = read_text(path, "joint map")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise MotionchatError(
-            f"{path}: joint map is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
-        ) from None
-    if not isinstance(data, dict):
-        raise MotionchatError(f'{path}: joint map must be a JSON object like {{"left_hip": "LeftUpLeg"}}')
-    unknown = sorted(k for k in data if k not in SMPL_NAMES)
-    if unknown:
-        raise MotionchatError(
-            f"{path}: unknown SMPL joint name(s) {', '.join(map(repr, unknown))}; keys must be among {', '.join(SMPL_NAMES)}"
-        )
-    bad = sorted(k for k, v in data.items() if not isinstance(v, str) or not v)
-    if bad:
-        raise MotionchatError(f"{path}: joint map values must be rig joint names (non-empty strings); check {', '.join(bad)}")
-    return dict(data)
 
 
 # --- Rig positions -> SMPL joints ------------------------------------------------------------------
@@ -307,7 +133,7 @@ def rig_to_smpl22(
     joints = np.zeros((len(positions), len(SMPL_NAMES), 3))
     for smpl_name, i in index.items():
         joints[:, SMPL_NAMES.index(smpl_name)] = positions[:, i]
-    missing_spine = [s for s in _SPINE if s not in index]
+    missing_spine = [s for s in SPINE_JOINTS if s not in index]
     if missing_spine:
         _place_spine(joints, positions, motion.parents, index, missing_spine)
         mapping.update({s: "interpolated along the rig's spine" for s in missing_spine})
@@ -365,7 +191,7 @@ def _resolve_map(motion: RigMotion, joint_map: dict[str, str]) -> dict[str, int]
             children = [j for j, p in enumerate(motion.parents) if p == index[ankle]]
             if len(children) == 1:
                 index[foot] = children[0]
-    optional = {*_SPINE, "left_collar", "right_collar"}
+    optional = {*SPINE_JOINTS, "left_collar", "right_collar"}
     missing = [s for s in SMPL_NAMES if s not in index and s not in optional]
     if missing:
         raise MotionchatError(
@@ -432,9 +258,9 @@ def _place_spine(joints, positions, parents, index, missing) -> None:
     points = positions[:, path]  # (T, P, 3)
     # Bone lengths are constant in a rig, so the arc-length position of each fraction is too.
     arc = np.concatenate([[0.0], np.cumsum(np.median(np.linalg.norm(np.diff(points, axis=1), axis=-1), axis=0))])
-    smpl_lengths = HUMANML3D.bone_lengths_m[[SMPL_NAMES.index(n) for n in (*_SPINE, "neck")]]
+    smpl_lengths = HUMANML3D.bone_lengths_m[[SMPL_NAMES.index(n) for n in (*SPINE_JOINTS, "neck")]]
     fractions = np.cumsum(smpl_lengths)[:3] / smpl_lengths.sum()
-    for name, fraction in zip(_SPINE, fractions):
+    for name, fraction in zip(SPINE_JOINTS, fractions):
         if name not in missing:
             continue
         s = fraction * arc[-1]

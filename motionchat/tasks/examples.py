@@ -1,7 +1,8 @@
 """Model inputs and targets of the task families: the one place that writes them.
 
-Training (stage 3) and run time (chat, evaluation) both call `build_prompt`, so the text the model
-reads never differs between the two; training also calls `build_target`. Motions enter as motion
+Training (stage 3) and run time (chat, evaluation) both reach `build_prompt` through
+`motionchat.tasks.answering.prepare`, so the text the model reads never differs between the two;
+training also calls `build_target`. Motions enter as motion
 codes and are written into the text as `<som><motion_id_..>...<eom>` strings.
 
 The cuts of the completion families are defined here too: prediction is given the first 20% of a

@@ -1,7 +1,8 @@
 """Motion tokenizer (stage 1): features <-> discrete motion codes."""
 
+from motionchat.filenames import VQ_FILE
 from motionchat.vq.config import VQConfig
-from motionchat.vq.io import VQ_FILE, load_vq, read_vq_config, save_vq
+from motionchat.vq.io import load_vq, read_vq_config, save_vq
 from motionchat.vq.model import MotionVQVAE, VQOutput
 from motionchat.vq.quantizer import QuantizeEMAReset
 

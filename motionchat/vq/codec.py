@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from motionchat.errors import MotionchatError
-from motionchat.lm.vocab import motion_tokens_to_text
 from motionchat.motion.features import features_to_joints
 from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.skeleton import SkeletonSpec
@@ -52,6 +51,11 @@ class MotionCodec:
     def codebook_size(self) -> int:
         return self.vq.cfg.codebook_size
 
+    @property
+    def frames_per_code(self) -> int:
+        """Frames one code covers: the tokenizer's temporal down-sampling."""
+        return self.vq.cfg.frames_per_code
+
     def _checked(self, features: np.ndarray) -> np.ndarray:
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != self.skeleton.feature_dim or len(features) < 1:
@@ -61,7 +65,7 @@ class MotionCodec:
         return features
 
     def encode(self, features: np.ndarray) -> list[int]:
-        """(T, D) raw features -> ceil(T / 4) codes."""
+        """(T, D) raw features -> ceil(T / frames_per_code) codes."""
         return self.encode_many([features])[0]
 
     def encode_many(self, motions: Sequence[np.ndarray], batch_size: int = 64) -> list[list[int]]:
@@ -75,12 +79,8 @@ class MotionCodec:
                 codes[i] = row
         return codes  # type: ignore[return-value]
 
-    def tokens(self, features: np.ndarray) -> str:
-        """(T, D) raw features -> the `<som>...<eom>` string prompts carry."""
-        return motion_tokens_to_text(self.encode(features), self.codebook_size)
-
     def decode(self, codes: Sequence[int], frames: int | None = None) -> DecodedMotion:
-        """Codes -> raw features and joints, cut to `frames` (at most 4 per code; default all)."""
+        """Codes -> raw features and joints, cut to `frames` (at most `frames_per_code` per code; default all)."""
         return self.decode_many([codes], [frames])[0]
 
     def decode_many(
@@ -94,7 +94,7 @@ class MotionCodec:
         decoded: list[DecodedMotion | None] = [None] * len(code_lists)
         for chunk in _equal_length_chunks([len(c) for c in code_lists], batch_size):
             batch = torch.tensor([[int(c) for c in code_lists[i]] for i in chunk], dtype=torch.long, device=device)
-            features = self.normalizer.denormalize(self.vq.decode(batch).float().cpu().numpy())  # (B, 4N, D)
+            features = self.normalizer.denormalize(self.vq.decode(batch).float().cpu().numpy())  # (B, 4N, D) at 4 frames a code
             for i, motion in zip(chunk, features):
                 decoded[i] = DecodedMotion(motion[: frames[i] or len(motion)], self.skeleton)
         return decoded  # type: ignore[return-value]

@@ -21,7 +21,6 @@ from motionchat.fileio import atomic_path
 from motionchat.vq.config import VQConfig
 from motionchat.vq.model import MotionVQVAE
 
-VQ_FILE = "vq.safetensors"
 FORMAT = "motionchat-vq/1"
 C = TypeVar("C")
 

@@ -1,11 +1,10 @@
-"""The chat front end on a tiny bundle trained in this test session: REPL, `ask`, `run`.
+"""The chat front end on a small random bundle (made with `save_bundle`): REPL, `ask`, `run`.
 
-The tiny model is barely trained, so a text answer may be reported as unfinished; these tests check
+The model is untrained, so a text answer may be reported as unfinished; these tests check
 the routing, the session memory, the files written and the error handling, not answer quality.
 """
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,34 +20,38 @@ from motionchat.chat.repl import Repl
 from motionchat.chat.session import Session
 from motionchat.cli import app
 from motionchat.motion.io import load_motion
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trainer"))
-from lm_stage_fixtures import STAGE3_SMALL, tiny_corpus, tiny_stage2_run  # noqa: E402
+from answer_snapshot import FAMILY_REQUESTS  # one natural request per family ({a}, {b}: two clip files)
+from random_bundle import save_random_bundle
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    from trainer.stage3 import run_stage3
-
-    out = tmp_path_factory.mktemp("chat") / "bundle"
-    run_stage3(data=tiny_corpus(), init=tiny_stage2_run(), out=out, run_dir=None, preset=None, config_file=None,
-               set_options=STAGE3_SMALL, max_steps=2, resume=False, force=False)  # fmt: skip
-    return out
+    return save_random_bundle(tmp_path_factory.mktemp("chat") / "bundle")
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory):
+def clips(tmp_path_factory, tiny_corpus):
     """Two corpus clips as joint files a user could pass."""
     folder = tmp_path_factory.mktemp("clips")
-    joints = sorted((tiny_corpus() / "new_joints").glob("*.npy"))[:2]
+    joints = sorted((tiny_corpus / "new_joints").glob("*.npy"))[:2]
     paths = []
     for i, source in enumerate(joints):
         path = folder / f"clip{i}.npy"
         np.save(path, np.load(source))
         paths.append(path)
     return paths
+
+
+def test_a_features_file_is_encoded_as_given_not_through_joints(bundle, tmp_path, tiny_corpus):
+    features = np.load(sorted((tiny_corpus / "new_joint_vecs").glob("*.npy"))[0]).astype(np.float32)
+    np.save(tmp_path / "f.npy", features)
+    engine = Engine(Session(out_dir=tmp_path / "out"), bundle, "none")
+    motion = engine.session.open(tmp_path / "f.npy")
+    np.testing.assert_array_equal(engine._features(motion), features)
+    joints_only = engine.session.add(motion.joints, "joints", motion.skeleton)
+    assert not np.array_equal(engine._features(joints_only), features)  # the round trip this avoids
 
 
 def test_repl_multi_turn_conversation(bundle, tmp_path):
@@ -68,24 +71,6 @@ def test_repl_multi_turn_conversation(bundle, tmp_path):
     assert "unknown command /nonsense" in text and "no motion m7" in text and text.rstrip().endswith("bye")
 
 
-# One natural request per family ({a}, {b}: two clip files).
-FAMILY_REQUESTS = [
-    ("t2m", "a person waves with the right hand, then jumps twice"),
-    ("t2m_length", "show someone jogging forward for 3 seconds"),
-    ("length2m", "make a 4 second motion"),
-    ("random_motion", "surprise me with a random motion"),
-    ("m2t", "caption {a}"),
-    ("m2t_length", "describe the first 40 frames of {a}"),
-    ("m2length", "how long is {a}?"),
-    ("t2length", "how long would it take to walk in a circle?"),
-    ("length2t", "what could someone do in 2.5 s?"),
-    ("random_caption", "give me a random caption"),
-    ("predict", "continue {a}"),
-    ("inbetween", "fill the gap between {a} and {b}"),
-    ("compose", 'first "walk forward", then "wave with both hands"'),
-    ("edit", "make {a} slower"),
-    ("diff", "how is {b} different from {a}?"),
-]
 
 
 def ask_json(bundle, out, request):

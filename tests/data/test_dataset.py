@@ -27,7 +27,7 @@ def write_dataset(root: Path, lengths: dict[str, list[int]], dim: int = 263, spl
         ids = [f"{split}{i:03d}" for i in range(len(frame_counts))]
         for clip_id, frames in zip(ids, frame_counts):
             np.save(root / "new_joint_vecs" / f"{clip_id}.npy", rng.normal(size=(frames, dim)).astype(np.float32))
-            (root / "texts" / f"{clip_id}.txt").write_text(f"a person walks.#a/DET person/NOUN walk/VERB#0.0#0.0\n")
+            (root / "texts" / f"{clip_id}.txt").write_text("a person walks.#a/DET person/NOUN walk/VERB#0.0#0.0\n")
         (root / split_dir / f"{split}.txt").write_text("\n".join(ids) + "\n")
     np.save(root / "Mean.npy", np.zeros(dim, np.float32))
     np.save(root / "Std.npy", np.ones(dim, np.float32))
@@ -134,7 +134,7 @@ def test_crops_are_a_pure_function_of_the_key(tmp_path):
     for seed in range(40):
         crop = crops[(2, seed)].numpy()
         assert crop.shape == (64, 263)
-        start = int(np.flatnonzero((clips.features(2)[:, 0] == crop[0, 0]))[0])
+        start = int(np.flatnonzero(clips.features(2)[:, 0] == crop[0, 0])[0])
         np.testing.assert_array_equal(crop, clips.features(2)[start : start + 64])
         starts.add(start)
     assert len(starts) > 10 and min(starts) >= 0 and max(starts) <= 130 - 64

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from motionchat.data.dataset import MotionClips, read_captions, read_split
+from motionchat.data.labels import read_labels
 from motionchat.data.synth.captions import parse_caption
-from motionchat.data.synth.corpus import plan_groups, read_labels, synthesize_corpus
+from motionchat.data.synth.corpus import plan_groups, synthesize_corpus
 from motionchat.data.synth.program import adjacent_pairs, coverage_actions, held_out_pairs
 from motionchat.data.synth.vocabulary import check_program, coverage_items, program_from_dicts
 from motionchat.errors import MotionchatError

@@ -1,25 +1,11 @@
 """Shared pieces for tests/eval: a tiny synthetic corpus and tiny evaluation networks on it."""
 
-import atexit
-import shutil
-import tempfile
-from functools import lru_cache
 from pathlib import Path
 
-from motionchat.data.synth.corpus import synthesize_corpus
+from corpora import tiny_corpus  # noqa: F401  (re-exported for the tests here)
 
-CLIPS = 80  # the first groups alternate train/test: 40 + 40 clips, enough for one R-Precision batch
 TINY_EVALUATOR = ["model.width=32", "model.embed_dim=32", "train.eval_every=0", "train.batch_size=16", "text_vocab_size=120"]
 TINY_RECOGNIZER = ["model.width=24", "train.eval_every=0", "train.batch_size=8"]
-
-
-@lru_cache(maxsize=1)
-def tiny_corpus() -> Path:
-    """One corpus shared (read-only) by every test of the session; removed at exit."""
-    root = Path(tempfile.mkdtemp(prefix="motionchat-eval-corpus-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    synthesize_corpus(root / "synth", CLIPS, seed=0, workers=1, force=True)
-    return root / "synth"
 
 
 def tiny_evaluator(corpus: Path, out: Path, steps: int = 3) -> Path:

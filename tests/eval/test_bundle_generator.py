@@ -1,31 +1,22 @@
-"""The evaluation Generator over a (barely trained) bundle answers every task in the right shape,
-and counts its malformed answers."""
-
-import sys
-from pathlib import Path
+"""The evaluation Generator over a (random) bundle answers every task in the right shape, and
+counts its malformed answers."""
 
 import pytest
+from random_bundle import save_random_bundle
 
 from eval.bundle_generator import BundleGenerator
 from eval.generators import CaptionRequest, DiffRequest, EditRequest, InbetweenRequest, MotionPrompt, PredictRequest
 from motionchat.data.dataset import MotionClips
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trainer"))
-from lm_stage_fixtures import STAGE3_SMALL, tiny_corpus, tiny_stage2_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def generator(tmp_path_factory):
-    from trainer.stage3 import run_stage3
-
-    out = tmp_path_factory.mktemp("evalbundle") / "bundle"
-    run_stage3(data=tiny_corpus(), init=tiny_stage2_run(), out=out, run_dir=None, preset=None, config_file=None,
-               set_options=STAGE3_SMALL, max_steps=1, resume=False, force=False)  # fmt: skip
-    return BundleGenerator(out)
+    return BundleGenerator(save_random_bundle(tmp_path_factory.mktemp("evalbundle") / "bundle"))
 
 
-def test_every_task_answers_in_shape(generator):
-    clips = MotionClips(tiny_corpus(), "test")
+def test_every_task_answers_in_shape(generator, tiny_corpus):
+    clips = MotionClips(tiny_corpus, "test")
     a, b = clips.features(0), clips.features(1)
     dim = a.shape[1]
     motions = generator.text_to_motion([MotionPrompt("a person jumps", 48, "x")], n_samples=2, seed=0)
@@ -51,8 +42,8 @@ def test_difference_answers_lose_their_answer_template(generator):
     assert generator._difference_sentence("the second person bows") == "the second person bows"
 
 
-def test_input_motions_are_encoded_once(generator, monkeypatch):
-    motion = MotionClips(tiny_corpus(), "test").features(2)
+def test_input_motions_are_encoded_once(generator, monkeypatch, tiny_corpus):
+    motion = MotionClips(tiny_corpus, "test").features(2)
     calls = []
     encode = generator.codec.encode_many
     monkeypatch.setattr(generator.codec, "encode_many", lambda motions: calls.append(len(motions)) or encode(motions))

@@ -20,8 +20,8 @@ from eval.guo import (
 )
 from motionchat.data.dataset import Caption, read_captions
 from motionchat.errors import MotionchatError
+from motionchat.motion.arrays import load_npy_array
 from motionchat.motion.normalizer import Normalizer
-from motionchat.motion.npy import load_npy_array
 
 
 def _gru(prefix, inp, hidden):

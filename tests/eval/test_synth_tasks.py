@@ -4,7 +4,6 @@ the baselines' answers, the malformed-answer column, and MultiModality spread ov
 import json
 import shutil
 
-import numpy as np
 import pytest
 from eval_fixtures import tiny_corpus
 

@@ -7,7 +7,7 @@ import pytest
 
 from motionchat.errors import MotionchatError
 from motionchat.motion.bvh import bvh_rig_motion, parse_bvh, read_bvh, write_bvh
-from motionchat.motion.rig import load_joint_map
+from motionchat.motion.joint_names import load_joint_map
 from motionchat.motion.rotations import qnormalize, quat_from_axis_angle
 from motionchat.motion.skeleton import HUMANML3D, forward_kinematics
 

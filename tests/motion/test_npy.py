@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 
 from motionchat.errors import MotionchatError
+from motionchat.motion.arrays import MAX_FILE_FRAMES, write_npy
 from motionchat.motion.features import features_to_joints, joints_to_features
 from motionchat.motion.normalizer import Normalizer
-from motionchat.motion.npy import MAX_FILE_FRAMES, read_npy_motion, write_npy
+from motionchat.motion.npy import read_npy_motion
 from motionchat.motion.rotations import quat_from_axis_angle
 from motionchat.motion.skeleton import HUMANML3D, KITML, forward_kinematics
+
 
 def _official(realdata, name: str) -> np.ndarray:
     return np.load(realdata(f"humanml3d/{name}"), allow_pickle=False)

@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 
 from motionchat.errors import MotionchatError
-from motionchat.motion.rig import (
-    RigMotion,
-    euler_to_matrix,
-    guess_joint_map,
-    load_joint_map,
-    matrix_to_euler,
-    normalise_name,
-    rig_to_smpl22,
-)
+from motionchat.motion.euler import euler_to_matrix, matrix_to_euler
+from motionchat.motion.joint_names import guess_joint_map, load_joint_map, normalise_name
+from motionchat.motion.rig import RigMotion, rig_to_smpl22
 from motionchat.motion.skeleton import HUMANML3D
 
 ORDERS = ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"]

@@ -389,7 +389,7 @@ def test_cli_smpl_render_and_convert(tmp_path, model_dir, walk, monkeypatch):
     from typer.testing import CliRunner
 
     from motionchat.cli import app
-    from motionchat.motion.npy import write_npy
+    from motionchat.motion.arrays import write_npy
 
     runner = CliRunner()
     clip = tmp_path / "walk.npy"

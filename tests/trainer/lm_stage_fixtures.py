@@ -10,12 +10,11 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from motionchat.data.synth.corpus import synthesize_corpus
+from corpora import tiny_corpus  # noqa: F401  (re-exported for the tests here)
 from trainer.checkpoint import list_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-CLIPS = 80  # the first groups alternate train/test: 40 + 40 clips, no val split
 TINY_VQ = ["vq.width=16", "vq.code_dim=16", "vq.codebook_size=32", "vq.depth=2", "train.batch_size=4", "train.eval_every=0"]
 TINY_LM = ["lm.text_vocab_size=300", "lm.d_model=32", "lm.d_kv=8", "lm.d_ff=64", "lm.num_heads=4", "lm.num_encoder_layers=1",
            "lm.num_decoder_layers=1"]  # fmt: skip
@@ -26,14 +25,6 @@ STAGE3_SMALL = ["train.batch_size=4", "train.warmup_steps=2", "train.log_every=1
 def as_set(items: list[str]) -> list[str]:
     return [arg for item in items for arg in ("--set", item)]
 
-
-@lru_cache(maxsize=1)
-def tiny_corpus() -> Path:
-    """One corpus shared (read-only) by every test of the session; removed at exit."""
-    root = Path(tempfile.mkdtemp(prefix="motionchat-lm-corpus-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    synthesize_corpus(root / "synth", CLIPS, seed=0, workers=1, force=True)
-    return root / "synth"
 
 
 @lru_cache(maxsize=1)

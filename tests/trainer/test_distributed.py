@@ -49,7 +49,8 @@ LAUNCHERS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("launcher", ["accelerate", pytest.param("torchrun", marks=pytest.mark.slow)])
+@pytest.mark.slow  # two training processes per launcher (~10 s each)
+@pytest.mark.parametrize("launcher", ["accelerate", "torchrun"])
 def test_two_cpu_processes_end_with_identical_weights_and_one_checkpoint(tmp_path, launcher):
     data, out = write_dataset(tmp_path / "data"), tmp_path / "run"
     command = LAUNCHERS[launcher](free_port()) + ["-m", "trainer", "stage1", "--data", str(data), "--out", str(out), *SMALL_RUN]

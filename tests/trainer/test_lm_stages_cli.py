@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from motionchat.bundle import load_bundle
 from trainer.cli import app
+from trainer.config import parse_set_options
 from trainer.loop import state_sha256
 from trainer.pipeline import run_all
 
@@ -44,6 +45,8 @@ CASES = [
     (lambda t: ["stage3", "--data", str(tiny_corpus()), "--init", str(tiny_vq_run())], "no lm/ folder"),
     (lambda t: ["stage3", "--data", str(tiny_corpus()), "--init", str(tiny_stage2_run()), "--set", "corruption_tau=2"], "corruption_tau must be in [0, 1)"),
     (lambda t: ["all", "--data", str(tiny_corpus()), "--set", "train.steps=3"], "'train' is not a stage; prefix settings with stage1."),
+    # every stage's typed config is checked before stage 1 trains
+    (lambda t: ["all", "--data", str(tiny_corpus()), "--set", "stage3.corruption_tau=2"], "corruption_tau must be in [0, 1)"),
     (lambda t: ["all", "--data", str(t / "none")], "dataset folder not found"),
     (lambda t: ["all"], "--data is required"),
     (lambda t: ["all", "--resume"], "no readable record of a `trainer all` run"),
@@ -84,7 +87,7 @@ def test_all_runs_the_three_stages_and_resumes_an_interrupted_one(tmp_path, caps
     assert bundle.config.codebook_size == 32 and bundle.lm.model.config.d_model == 32
     assert bundle.config.training["stage2"]["steps"] == 2 and bundle.config.training["stage3"]["data"] == str(tiny_corpus().resolve())
     settings = json.loads((runs / "all.json").read_text())
-    assert settings["set"]["stage3"] == STAGE3_SMALL and settings["max_steps"] == 2
+    assert settings["overrides"]["stage3"] == parse_set_options(STAGE3_SMALL) and settings["max_steps"] == 2
 
     # Stage 3 stopped at step 2 of its schedule; resuming with more steps skips stages 1 and 2.
     stage1_vq = (runs / "stage1" / "vq.safetensors").read_bytes()

@@ -50,6 +50,7 @@ def train_losses(run: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in read_metrics(run / "metrics.jsonl") if r["split"] == "train"}
 
 
+@pytest.mark.slow  # three training processes (~12 s), like stage 2 and 3's resume tests
 def test_sigkill_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(tmp_path):
     data = write_dataset(tmp_path / "data")
     whole, killed = tmp_path / "whole", tmp_path / "killed"

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 import torch
-from lm_stage_fixtures import ENV, STAGE2_SMALL, as_set, kill_after_first_checkpoint, tiny_corpus, tiny_stage2_run, tiny_vq_run
+from lm_stage_fixtures import (
+    ENV,
+    STAGE2_SMALL,
+    as_set,
+    kill_after_first_checkpoint,
+    tiny_corpus,
+    tiny_stage2_run,
+    tiny_vq_run,
+)
 from test_distributed import LAUNCHERS, free_port
 from test_stage1_resume import train_losses
 from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
@@ -21,10 +29,11 @@ from motionchat.lm.tokenizer import train_sentencepiece
 from motionchat.lm.vocab import motion_tokens_to_text
 from motionchat.motion.normalizer import Normalizer
 from trainer.checkpoint import list_checkpoints
+from trainer.lm_inputs import load_codec_dir
 from trainer.loop import state_sha256
 from trainer.motion_codes import PIECES, cache_key, load_or_encode
 from trainer.rundir import read_run_config
-from trainer.stage2 import KINDS, PretrainExamples, Stage2Config, load_codec_dir, run_stage2
+from trainer.stage2 import KINDS, PretrainExamples, Stage2Config, run_stage2
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ def test_codes_are_normalised_features_through_the_tokenizer(codec):
     codes = codec.encode(features)
     expected = codec.vq.encode(torch.from_numpy(codec.normalizer.normalize(features))[None])[0].tolist()
     assert codes == expected and len(codes) == 10
-    assert codec.tokens(features) == "<som>" + "".join(f"<motion_id_{c}>" for c in codes) + "<eom>"
+    assert codec.frames_per_code == codec.vq.cfg.frames_per_code == 4
 
 
 def test_batched_encoding_equals_one_at_a_time(codec):

@@ -107,6 +107,7 @@ def _update_on_two_processes(rank: int, port: int, batches: torch.Tensor, result
     dist.destroy_process_group()
 
 
+@pytest.mark.slow  # two processes: ~4 s of the default suite
 def test_processes_keep_one_codebook_summing_their_statistics():
     batches = torch.randn(4, 2, 2, 3, 5)  # step, rank, (B, D, N)
     with mp.Manager() as manager:

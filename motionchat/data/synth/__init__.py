@@ -11,13 +11,13 @@ Modules, in the order data flows through them:
 * `compose`     chaining and cross-fading segments into a clip (`generate_clip`)
 * `captions`    paraphrased captions, the POS tagger, and `parse_caption` back to programs
 * `edits`       edited variants with instructions and difference sentences
-* `corpus`      the corpus on disk (`synthesize_corpus`), deterministic and parallel
+* `corpus`      the corpus on disk (`synthesize_corpus`), deterministic and parallel; not imported
+                here, since it pulls in torch (import `motionchat.data.synth.corpus`)
 * `plausibility` the physical checks the corpus is held to
 """
 
 from motionchat.data.synth.captions import parse_caption, write_captions
 from motionchat.data.synth.compose import generate_clip
-from motionchat.data.synth.corpus import synthesize_corpus
 from motionchat.data.synth.vocabulary import ACTIONS, Action
 
-__all__ = ["ACTIONS", "Action", "generate_clip", "parse_caption", "synthesize_corpus", "write_captions"]
+__all__ = ["ACTIONS", "Action", "generate_clip", "parse_caption", "write_captions"]

@@ -38,6 +38,7 @@ from motionchat.data.synth.vocabulary import Action, Program, program_to_dicts
 from motionchat.data.writer import SPLITS, FeatureStats, clip_arrays, prepare_out_dir, write_clip, write_splits, write_statistics
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
+from motionchat.filenames import EDITS_FILE, LABELS_FILE
 from motionchat.motion.skeleton import HUMANML3D
 
 GENERATOR_VERSION = 1
@@ -226,8 +227,8 @@ def synthesize_corpus(
     splits = {name: [c.clip_id for c in clips if c.split == name] for name in SPLITS}
     write_splits(root, splits)
     write_statistics(root, stats)
-    _write_jsonl(root / "labels.jsonl", [_label_row(c) for c in clips])
-    _write_jsonl(root / "edits.jsonl", edits)
+    _write_jsonl(root / LABELS_FILE, [_label_row(c) for c in clips])
+    _write_jsonl(root / EDITS_FILE, edits)
     atomic_write_text(root / "compositional_test.txt", "".join(f"{a}>{b}\n" for a, b in sorted(held)))
     meta = {"generator": "motionchat.data.synth", "version": GENERATOR_VERSION, "seed": seed, "clips": n_clips,
             "splits": {k: len(v) for k, v in splits.items()}, "edits": len(edits), "fps": HUMANML3D.fps,
@@ -243,38 +244,3 @@ def _label_row(clip: ClipRecord) -> dict:
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
-
-
-EDIT_FIELDS = ("source", "target", "kind", "index", "instruction", "difference")
-
-
-def read_edits(root: str | Path) -> list[dict]:
-    """edits.jsonl as rows with EDIT_FIELDS ([] when the dataset has none: not a synthetic corpus)."""
-    path = Path(root) / "edits.jsonl"
-    if not path.is_file():
-        return []
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            row = json.loads(line)
-            rows.append({key: int(row[key]) if key == "index" else str(row[key]) for key in EDIT_FIELDS})
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            raise MotionchatError(f"{path}:{number}: not an edit row ({', '.join(EDIT_FIELDS)}); regenerate the corpus") from None
-    return rows
-
-
-def read_labels(root: str | Path) -> dict[str, dict]:
-    """labels.jsonl as {clip id: row}."""
-    path = Path(root) / "labels.jsonl"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise MotionchatError(f"{path}: cannot read labels ({err.__class__.__name__}); is this a synthetic corpus?") from None
-    rows = {}
-    for number, line in enumerate(lines, 1):
-        try:
-            row = json.loads(line)
-            rows[row["id"]] = row
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise MotionchatError(f"{path}:{number}: not a label row; regenerate the corpus") from None
-    return rows

@@ -1,0 +1,261 @@
+"""One answering path for every task family: request values -> model input -> generate -> answer.
+
+Chat, stage 3 and evaluation all state a request as a `TaskRequest` (texts, the input motions as
+motion codes, a duration) and turn it into the model's input with `prepare`, so the values a
+family's prompt takes, its frame limits and how its answer becomes a motion are written once:
+
+    question = prepare(request, families, rng, codebook_size=K, frames_per_code=4, fps=20)
+    answers = answer_questions(lm, [question], DecodingConfig(...))       # answers[question][sample]
+    motion = decode_answer(codec, question, answers[0][0].codes)          # motion families
+
+A new family is its template file plus one entry in `TASKS`: the request values its prompt takes
+and the kind of stage-3 example it learns from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from motionchat.errors import MotionchatError
+from motionchat.motion.timing import FRAMES_PER_CODE, MAX_FRAMES, codes_to_frames, frames_to_codes
+from motionchat.tasks.examples import TaskValues, build_prompt, known_frames
+from motionchat.tasks.families import Family
+
+if TYPE_CHECKING:
+    from motionchat.lm.answers import Answer
+    from motionchat.lm.generation import DecodingConfig
+    from motionchat.lm.model import LanguageModel
+    from motionchat.tasks.templates import Rng
+    from motionchat.vq.codec import DecodedMotion, MotionCodec
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A request in the model's units, whoever asks (chat, stage 3, evaluation).
+
+    Args:
+        family: the family id.
+        caption, captions, edit: the texts of the request (captions: several, in order).
+        motions: the input motions as motion codes, in order (the source, the start, the first...).
+        motion_frames: each input motion's length in frames.
+        frames: a duration: of the motion asked for (of the whole motion for predict and
+            inbetween), or of the part of the input to describe (m2t_length); None when not given.
+    """
+
+    family: str
+    caption: str | None = None
+    captions: Sequence[str] | None = None
+    motions: Sequence[Sequence[int]] = ()
+    motion_frames: Sequence[int] = ()
+    frames: int | None = None
+    edit: str | None = None
+
+
+@dataclass(frozen=True)
+class Question:
+    """A request as the model reads it, and how its answer is to be generated and decoded.
+
+    Args:
+        family: the family asked.
+        prompt: the model input.
+        frame_limits: (min, max) frames of a motion answer, or None for `generate`'s defaults.
+        prefix_codes: codes the answer continues (predict); decoded together with the answer.
+        answer_frames: frames the decoded motion is cut to (None: all its codes cover).
+        frames_per_code: the tokenizer's down-sampling the question was prepared for.
+    """
+
+    family: Family
+    prompt: str
+    frame_limits: tuple[int, int] | None = None
+    prefix_codes: tuple[int, ...] = ()
+    answer_frames: int | None = None
+    frames_per_code: int = FRAMES_PER_CODE
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How one family reads a request, and where stage 3 takes its training examples from.
+
+    Args:
+        inputs: (request, frames per code) -> the values its prompt is filled from.
+        examples: "clip" (a clip, one of its captions and its length; the answer is the clip, the
+            caption or the length), "pair" (an edit pair: source and edited motion, instruction
+            and difference sentence), or the family's own cut of a clip: "predict", "inbetween",
+            "compose" (the clip's actions captioned one by one).
+        continues_input: the answer continues the input motion (predict), which is decoded with it.
+    """
+
+    inputs: Callable[[TaskRequest, int], TaskValues]
+    examples: Literal["clip", "pair", "predict", "inbetween", "compose"]
+    continues_input: bool = False
+
+
+def max_input_codes(frames_per_code: int) -> int:
+    """Codes of the longest motion the model reads or writes (`MAX_FRAMES`)."""
+    return frames_to_codes(MAX_FRAMES, frames_per_code)
+
+
+def edge_codes(frames_per_code: int) -> int:
+    """Codes kept of each of two motions to in-between: as many as the longest start training
+    gives (`known_frames`: 25% of `MAX_FRAMES`, encoded on its own)."""
+    return frames_to_codes(known_frames("inbetween", MAX_FRAMES)[0], frames_per_code)
+
+
+def _motion(request: TaskRequest, index: int, limit: int | None = None) -> list[int]:
+    if len(request.motions) <= index:
+        raise MotionchatError(f"a {request.family} request needs {index + 1} input motion{'s' if index else ''}")
+    return list(request.motions[index])[:limit]
+
+
+def _nothing(request: TaskRequest, frames_per_code: int) -> TaskValues:
+    return TaskValues()
+
+
+def _caption(request: TaskRequest, frames_per_code: int) -> TaskValues:
+    return TaskValues(caption=request.caption, frames=request.frames)
+
+
+def _duration(request: TaskRequest, frames_per_code: int) -> TaskValues:
+    return TaskValues(frames=request.frames)
+
+
+def _captions(request: TaskRequest, frames_per_code: int) -> TaskValues:
+    return TaskValues(captions=request.captions, frames=request.frames)
+
+
+def _described(request: TaskRequest, frames_per_code: int) -> TaskValues:
+    return TaskValues(motion=_motion(request, 0, max_input_codes(frames_per_code)), frames=request.motion_frames[0])
+
+
+def _described_part(request: TaskRequest, frames_per_code: int) -> TaskValues:
+    """The first `frames` of the motion (all of it when not given or longer)."""
+    whole = request.motion_frames[0]
+    frames = min(request.frames or whole, whole)
+    return TaskValues(motion=_motion(request, 0, frames_to_codes(frames, frames_per_code)), frames=frames)
+
+
+def _continued(request: TaskRequest, frames_per_code: int) -> TaskValues:
+    """The most recent part of the motion, leaving room for at least one code of answer."""
+    return TaskValues(motion=_motion(request, 0)[-(max_input_codes(frames_per_code) - 1) :])
+
+
+def _start_and_end(request: TaskRequest, frames_per_code: int) -> TaskValues:
+    """One motion: its start and end as training cuts them; two: the end of the first and the start
+    of the second."""
+    if len(request.motions) == 1:
+        start, end = known_frames("inbetween", request.motion_frames[0])
+        codes = _motion(request, 0)
+        return TaskValues(
+            motion=codes[: frames_to_codes(start, frames_per_code)],
+            motion_b=codes[-frames_to_codes(end, frames_per_code) :],
+        )
+    keep = edge_codes(frames_per_code)
+    return TaskValues(motion=_motion(request, 0)[-keep:], motion_b=_motion(request, 1, keep))
+
+
+def _edited(request: TaskRequest, frames_per_code: int) -> TaskValues:
+    return TaskValues(motion=_motion(request, 0, max_input_codes(frames_per_code)), edit=request.edit)
+
+
+def _compared(request: TaskRequest, frames_per_code: int) -> TaskValues:
+    limit = max_input_codes(frames_per_code)
+    return TaskValues(motion=_motion(request, 0, limit), motion_b=_motion(request, 1, limit))
+
+
+# The order is stage 3's order of examples within a clip (then per edit pair): keep it.
+TASKS: Mapping[str, TaskSpec] = {
+    "t2m": TaskSpec(_caption, "clip"),
+    "t2m_length": TaskSpec(_caption, "clip"),
+    "length2m": TaskSpec(_duration, "clip"),
+    "random_motion": TaskSpec(_nothing, "clip"),
+    "m2t": TaskSpec(_described, "clip"),
+    "m2t_length": TaskSpec(_described_part, "clip"),
+    "m2length": TaskSpec(_described, "clip"),
+    "t2length": TaskSpec(_caption, "clip"),
+    "length2t": TaskSpec(_duration, "clip"),
+    "random_caption": TaskSpec(_nothing, "clip"),
+    "predict": TaskSpec(_continued, "predict", continues_input=True),
+    "inbetween": TaskSpec(_start_and_end, "inbetween"),
+    "compose": TaskSpec(_captions, "compose"),
+    "edit": TaskSpec(_edited, "pair"),
+    "diff": TaskSpec(_compared, "pair"),
+}
+
+
+def trained_family(families: Mapping[str, Family], family_id: str) -> Family:
+    """The family `family_id` of a model tuned on `families`, if this code can ask it."""
+    if family_id not in families or family_id not in TASKS:
+        raise MotionchatError(f"this model was not trained for '{family_id}' requests")
+    return families[family_id]
+
+
+def prepare(
+    request: TaskRequest,
+    families: Mapping[str, Family],
+    rng: Rng,
+    *,
+    codebook_size: int,
+    frames_per_code: int,
+    fps: float,
+) -> Question:
+    """The model input of `request` (a random instruction template drawn from `rng`), its frame
+    limits and how its answer is decoded. A requested duration fixes a motion answer's length;
+    a continuation (predict) may use what is left of `MAX_FRAMES` (or of `frames`) after its input."""
+    family, spec = trained_family(families, request.family), TASKS[request.family]
+    values = spec.inputs(request, frames_per_code)
+    limits, prefix = None, ()
+    if spec.continues_input:
+        prefix = tuple(values.motion or ())
+        whole = min(request.frames or MAX_FRAMES, MAX_FRAMES)
+        limits = (1, max(1, whole - codes_to_frames(len(prefix), frames_per_code)))
+    elif request.frames is not None and family.output == "motion":
+        limits = (request.frames, request.frames)
+    prompt = build_prompt(family, values, rng, codebook_size=codebook_size, fps=fps)
+    answer_frames = request.frames if family.output == "motion" else None
+    return Question(family, prompt, limits, prefix, answer_frames, frames_per_code)
+
+
+def check_generation_rate(frames_per_code: int) -> None:
+    """Refuse a tokenizer rate that `generate` would miscount (it converts frame limits to codes at
+    `timing.FRAMES_PER_CODE`)."""
+    if frames_per_code != FRAMES_PER_CODE:
+        raise MotionchatError(
+            f"this model's tokenizer covers {frames_per_code} frames a code; generation counts {FRAMES_PER_CODE}, "
+            "so its length limits would be wrong: use a tokenizer that down-samples by 4"
+        )
+
+
+def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: DecodingConfig) -> list[list[Answer]]:
+    """Every question answered `config.num_samples` times in one batched generation, each
+    constrained to its family's output type and frame limits; answers[question][sample].
+
+    `generate` still turns frame limits into codes at `timing.FRAMES_PER_CODE`; a model whose
+    tokenizer has another rate is refused here rather than given limits it would miscount."""
+    from motionchat.lm.generation import generate
+
+    for rate in {q.frames_per_code for q in questions}:
+        check_generation_rate(rate)
+    return generate(
+        lm.model,
+        lm.tokenizer,
+        lm.vocab,
+        [q.prompt for q in questions],
+        [q.family.output for q in questions],
+        config,
+        frame_limits=[q.frame_limits for q in questions],
+    )
+
+
+def decode_answers(
+    codec: MotionCodec, questions: Sequence[Question], code_lists: Sequence[Sequence[int]]
+) -> list[DecodedMotion]:
+    """The motions of well-formed motion answers (`Answer.codes`), each after its question's prefix
+    and cut to its length; decoded in batches."""
+    joined = [[*q.prefix_codes, *codes] for q, codes in zip(questions, code_lists, strict=True)]
+    return codec.decode_many(joined, [q.answer_frames for q in questions])
+
+
+def decode_answer(codec: MotionCodec, question: Question, codes: Sequence[int]) -> DecodedMotion:
+    return decode_answers(codec, [question], [codes])[0]

@@ -1,0 +1,109 @@
+"""The one answering path: chat, evaluation and stage 3 give the answers they gave before it.
+
+`tests/fixtures/answers_before.json` was recorded with the code before the task families got one
+path (`python tests/fixtures/answer_snapshot.py` regenerates it), on a random bundle and the test
+session's tiny corpus, with fixed seeds.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from answer_snapshot import RECORD, snapshot
+
+from motionchat.errors import MotionchatError
+from motionchat.tasks.answering import TASKS, TaskRequest, answer_questions, edge_codes, max_input_codes, prepare
+from motionchat.tasks.families import default_families
+
+# The one deliberate change: in-betweening two motions keeps as many codes of each as training's
+# longest start gives (13 at 4 frames a code), where chat kept 12. The router reads both requests
+# as two motions ("the middle of {a}": {a} and the last motion, {a} again).
+CHANGED = {"fill the gap between {a} and {b}", "fill in the middle of {a}"}
+
+
+@pytest.fixture(scope="module")
+def answers(tiny_corpus, tmp_path_factory):
+    return snapshot(tiny_corpus, tmp_path_factory.mktemp("answers"))
+
+
+def assert_motions_equal(now, before, where):
+    assert len(now) == len(before), where
+    for a, b in zip(now, before):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4, err_msg=where)
+
+
+def test_chat_answers_as_before(answers):
+    before = json.loads(RECORD.read_text())["chat"]
+    assert answers["chat"].keys() == before.keys()
+    for request, then in before.items():
+        now = answers["chat"][request]
+        assert now["family"] == then["family"], request
+        if request in CHANGED:
+            continue
+        assert (now["texts"], now["problems"], now["error"]) == (then["texts"], then["problems"], then["error"]), (
+            request
+        )
+        assert_motions_equal(now["motions"], then["motions"], request)
+
+
+def test_evaluation_answers_as_before(answers):
+    before = json.loads(RECORD.read_text())["eval"]
+    for task in ("m2t", "diff"):
+        assert answers["eval"][task] == before[task], task
+    for task in ("predict", "inbetween", "edit"):
+        assert_motions_equal(answers["eval"][task], before[task], task)
+    for now, then in zip(answers["eval"]["t2m"], before["t2m"]):
+        assert_motions_equal(now, then, "t2m")
+
+
+def test_stage3_examples_as_before(answers):
+    assert answers["stage3"] == json.loads(RECORD.read_text())["stage3"]
+
+
+def test_every_family_has_one_entry_and_a_template_file():
+    assert set(TASKS) == set(default_families())
+
+
+def test_frame_limits_follow_the_tokenizer_rate():
+    families = default_families()
+    rng = np.random.default_rng(0)
+    for frames_per_code, codes in ((4, 49), (8, 25)):
+        assert max_input_codes(frames_per_code) == codes
+        long_motion = list(range(60))
+        question = prepare(
+            TaskRequest("predict", motions=[long_motion], motion_frames=[240]),
+            families,
+            rng,
+            codebook_size=64,
+            frames_per_code=frames_per_code,
+            fps=20.0,
+        )
+        assert len(question.prefix_codes) == codes - 1
+        assert question.frame_limits == (1, max(1, 196 - (codes - 1) * frames_per_code))
+    assert edge_codes(4) == 13
+
+
+def test_a_family_the_model_does_not_know_is_refused():
+    with pytest.raises(MotionchatError, match="not trained for 'dance'"):
+        prepare(
+            TaskRequest("dance"),
+            default_families(),
+            np.random.default_rng(0),
+            codebook_size=8,
+            frames_per_code=4,
+            fps=20.0,
+        )
+
+
+def test_a_tokenizer_rate_generation_cannot_count_is_refused():
+    question = prepare(
+        TaskRequest("length2m", frames=80),
+        default_families(),
+        np.random.default_rng(0),
+        codebook_size=8,
+        frames_per_code=8,
+        fps=20.0,
+    )
+    assert question.frame_limits == (80, 80) and question.frames_per_code == 8
+    with pytest.raises(MotionchatError, match="covers 8 frames a code"):
+        answer_questions(None, [question], None)
