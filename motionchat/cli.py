@@ -75,7 +75,9 @@ def _engine(bundle: Path | None, out: Path, output_format: str, samples: int, se
     from motionchat.chat.engine import Engine
     from motionchat.chat.session import Session
 
-    return Engine(Session(out_dir=out, samples=samples, seed=seed), bundle, output_format)
+    session = Session(out_dir=out, samples=samples, seed=seed)
+    session.check_out_dir()  # before the model loads, not after the first answer
+    return Engine(session, bundle, output_format.lower())
 
 
 def _chat(bundle, out, output_format, samples, seed) -> None:
@@ -92,6 +94,7 @@ def ask(
     *,
     engine: dict[str, Any],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show the description the model got.")] = False,
 ) -> None:
     """Answer one request and exit (non-zero if it failed)."""
     from motionchat.chat.replies import show_reply
@@ -100,7 +103,7 @@ def ask(
     if as_json:
         print(json.dumps(reply.as_dict()))
     else:
-        show_reply(console, reply)
+        show_reply(console, reply, verbose=verbose)
     if not reply.ok:
         raise typer.Exit(code=2 if reply.family is None else 1)
 
@@ -113,13 +116,26 @@ def run(
     *,
     engine: dict[str, Any],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON result per line.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show the description the model got.")] = False,
 ) -> None:
     """Run a script of requests; exit 1 if any line failed (the other lines' files are kept)."""
     from motionchat.chat.batch import run_script
 
-    failed = run_script(script, _engine(**engine), console, as_json=as_json)
+    failed = run_script(script, _engine(**engine), console, as_json=as_json, verbose=verbose)
     if failed:
         raise typer.Exit(code=1)
+
+
+@app.command()
+@friendly_errors
+def actions(
+    bundle: Annotated[Optional[Path], typer.Option("--bundle", help="A trained model folder (default: the shipped model).")] = None,
+) -> None:
+    """The words of motion the model has learnt (from the bundle's own vocabulary)."""
+    from motionchat.chat.engine import _check_bundle_dir, default_bundle_path
+    from motionchat.chat.vocabulary import describe_known_actions
+
+    console.print(describe_known_actions(_check_bundle_dir(bundle or default_bundle_path())))
 
 
 def _normalizer(stats: Path | None):

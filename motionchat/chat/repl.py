@@ -34,6 +34,8 @@ COMMANDS = {
     "/bundle PATH": "switch to another trained model",
     "/samples N": "motions to make per request",
     "/seed N": "sampling seed (same seed, same answers)",
+    "/verbose": "show (or stop showing) the description the model gets",
+    "/actions": "the actions this model has seen in training",
     "/clear": "forget the session's motions",
     "/quit": "leave (Ctrl-D works too)",
 }
@@ -93,6 +95,8 @@ class Repl:
 
     def __init__(self, engine: Engine, console: Console, prompt_session: PromptSession | None = None):
         self.engine = engine
+        self.engine.session.interactive = True
+        self.verbose = False
         self.console = console
         if prompt_session is None:
             path = history_path()
@@ -104,7 +108,7 @@ class Repl:
         self.handlers: dict[str, Callable[[list[str]], bool | None]] = {
             "/help": self._help, "/open": self._open, "/list": self._list, "/save": self._save,
             "/render": self._render, "/play": self._play, "/bundle": self._bundle,
-            "/samples": self._samples, "/seed": self._seed, "/clear": self._clear, "/quit": self._quit,
+            "/samples": self._samples, "/seed": self._seed, "/verbose": self._verbose, "/actions": self._actions, "/clear": self._clear, "/quit": self._quit,
             "/exit": self._quit,
         }
 
@@ -130,12 +134,25 @@ class Repl:
                     if self._command(text):
                         break
                 else:
-                    show_reply(self.console, self.engine.ask(text))
+                    self._ask(text)
             except KeyboardInterrupt:
                 self.console.print("[yellow]cancelled[/]")
             except MotionchatError as err:
                 self.console.print(f"[bold red]error:[/] {err}")
         self.console.print("bye")
+
+    def _ask(self, text: str) -> None:
+        """Answer a request; Ctrl-C cancels all of it: motions made so far are dropped, files deleted."""
+        mark = self.engine.session.mark()
+        try:
+            with self.console.status("loading model…" if not self.engine.loaded else "working…"):
+                reply = self.engine.ask(text)
+        except KeyboardInterrupt:
+            dropped = self.engine.session.rollback(mark)
+            kept = f" ({', '.join(dropped)} and {'its' if len(dropped) == 1 else 'their'} files removed)" if dropped else ""
+            self.console.print(f"[yellow]cancelled; nothing kept[/]{kept}")
+            return
+        show_reply(self.console, reply, verbose=self.verbose)
 
     def _command(self, text: str) -> bool:
         """Run a slash command; True means leave."""
@@ -156,6 +173,7 @@ class Repl:
             table.add_row(f"[cyan]{usage}[/]", what)
         self.console.print(table)
         self.console.print(HELP_TEXT)
+        self._actions([])
 
     def _open(self, args: list[str]) -> None:
         path = Path(_one(args, "/open FILE")).expanduser()
@@ -202,6 +220,15 @@ class Repl:
     def _seed(self, args: list[str]) -> None:
         self.engine.session.seed = _positive_int(_one(args, "/seed N"), "/seed", minimum=0)
         self.console.print(f"seed {self.engine.session.seed}")
+
+    def _verbose(self, args: list[str]) -> None:
+        self.verbose = not self.verbose
+        self.console.print(f"verbose {'on' if self.verbose else 'off'}: the description the model gets is {'shown' if self.verbose else 'hidden'}")
+
+    def _actions(self, args: list[str]) -> None:
+        from motionchat.chat.vocabulary import describe_known_actions
+
+        self.console.print(describe_known_actions(self.engine.bundle_path))
 
     def _clear(self, args: list[str]) -> None:
         self.engine.session.clear()

@@ -209,6 +209,13 @@ class UnknownRequest(MotionchatError):
     """The instruction fits no family; the message lists what can be asked."""
 
 
+def clean_request(text: str) -> str:
+    """A request as text the rest of the program can handle: bytes that are not UTF-8 (a shell
+    passes them as lone surrogates) become U+FFFD, control characters become spaces."""
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(" " if (ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0) else ch for ch in text)
+
+
 # --- durations ------------------------------------------------------------------------------------
 
 
@@ -233,29 +240,51 @@ def _unit_name(unit: str) -> str:
     return "seconds"
 
 
+def _first_duration(text: str) -> re.Match | None:
+    for match in _DURATION.finditer(text):
+        short_unit = match.group("unit").lower() in ("s", "m", "f", "fr")
+        if short_unit and not re.match(r"[\d.]", match.group("num")):
+            continue  # "a s" or "one m" is not a duration
+        return match
+    return None
+
+
+def _match_frames(match: re.Match, fps: float) -> int:
+    value = _number(match.group("num")) + (0.5 if match.group("half") else 0.0)
+    unit = _unit_name(match.group("unit"))
+    if unit == "frames":
+        return int(round(value))
+    return seconds_to_frames(value * {"milliseconds": 0.001, "minutes": 60.0}.get(unit, 1.0), fps)
+
+
+def duration_in(text: str, fps: float = HUMANML3D_FPS) -> int | None:
+    """The first duration written in a text, in frames ('A length of 141 frames fits it.' -> 141)."""
+    match = _first_duration(text)
+    return None if match is None else _match_frames(match, fps)
+
+
+def in_unit(frames: int, unit: str | None, fps: float = HUMANML3D_FPS) -> str:
+    """A length said in the unit a question asked for ('7.1 s', '141 frames'), both when none."""
+    seconds = frames_to_seconds(frames, fps)
+    if unit == "frames":
+        return f"{frames} frames"
+    if unit == "minutes":
+        return f"{seconds / 60:.2g} min"
+    if unit == "seconds":
+        return f"{seconds:.1f} s"
+    return f"{frames} frames ({seconds:.1f} s)"
+
+
 def _durations(text: str, fps: float) -> tuple[int | None, str, str | None]:
     """The first duration in frames, the text with it (and its adverb) removed, and its unit."""
-    for match in _DURATION.finditer(text):
-        unit = _unit_name(match.group("unit"))
-        if match.group("unit").lower() in ("s", "m", "f", "fr") and not re.match(r"\d|\.", match.group("num")):
-            continue  # "a s" or "one m" is not a duration
-        if unit == "minutes" and match.group("unit").lower() == "m" and not re.match(r"[\d.]", match.group("num")):
-            continue
-        break
-    else:
+    match = _first_duration(text)
+    if match is None:
         return None, text, None
+    unit = _unit_name(match.group("unit"))
     phrase = match.group(0).strip()
     if match.group("sign"):
         raise MotionchatError(f"'{phrase}' is negative; a duration must be positive, e.g. '3 seconds'")
-    value = _number(match.group("num")) + (0.5 if match.group("half") else 0.0)
-    if unit == "frames":
-        frames = int(round(value))
-    elif unit == "milliseconds":
-        frames = seconds_to_frames(value / 1000, fps)
-    elif unit == "minutes":
-        frames = seconds_to_frames(value * 60, fps)
-    else:
-        frames = seconds_to_frames(value, fps)
+    frames = _match_frames(match, fps)
     if frames < MIN_FRAMES:
         raise MotionchatError(
             f"'{phrase}' is {frames} frame{'s' if frames != 1 else ''}, shorter than the model's minimum of "
@@ -385,9 +414,16 @@ def route(text: str, *, fps: float = HUMANML3D_FPS) -> RoutedRequest:
 
     A request that fits nothing as typed is tried once more with likely typos corrected
     ("descibe m1"); the correction is named in the request's note."""
-    text = " ".join(str(text).split())
+    text = " ".join(clean_request(text).split())
+    unreadable = text.count("\ufffd")
+    text = " ".join(text.replace("\ufffd", " ").split())
     if not text:
         raise UnknownRequest("empty request. " + HELP_TEXT)
+    if unreadable:
+        request = route(text, fps=fps)
+        skipped = f"skipped {unreadable} character{'s' if unreadable > 1 else ''} that are not text (not UTF-8)"
+        request.note = skipped + (f"; {request.note}" if request.note else "")
+        return request
     if len(text) > 2000:
         raise UnknownRequest(f"the request is {len(text)} characters long; keep it under 2000")
     text, unit_changes = _correct_units(text)
