@@ -271,6 +271,11 @@ def play(
     from motionchat.motion.terminal import play_in_terminal
 
     motion = _load(source, joint_map, _normalizer(normalize))
+    if not console.is_terminal:  # play_in_terminal then draws a single frame
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"not a terminal, so one frame only; for the animation: motionchat render {source} "
+            f"-o {source.with_suffix('.gif').name}"
+        )
     play_in_terminal(motion.joints, skeleton=motion.skeleton, console=console, fps=motion.skeleton.fps, loop=loop)
 
 
