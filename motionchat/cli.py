@@ -99,7 +99,12 @@ def ask(
     """Answer one request and exit (non-zero if it failed)."""
     from motionchat.chat.replies import show_reply
 
-    reply = _engine(**engine).ask(request)
+    chat = _engine(**engine)
+    if as_json:
+        reply = chat.ask(request)
+    else:
+        with console.status("loading model…"):  # drawn on a terminal only
+            reply = chat.ask(request)
     if as_json:
         print(json.dumps(reply.as_dict()))
     else:

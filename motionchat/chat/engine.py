@@ -248,7 +248,7 @@ class Engine:
         sources = " and ".join(dict.fromkeys(m.name for m in item.motions))
         origin = f"{item.request.family} of {sources}" if sources else item.request.family
         motion = self.session.add(decoded.joints, f"{origin}: {request_text}", self.bundle.skeleton)
-        words = (item.request.caption or item.request.edit or item.request.family).split()[:6]
+        words = (item.request.model_text or item.request.family).split()[:6]
         base = "-".join([stem, motion.name] if stem else [motion.name, *words])
         motion.files = self._write_files(motion, decoded.features, base, request_text)
         return MotionResult(motion.name, motion.frames, motion.skeleton.fps, motion.files)

@@ -178,9 +178,9 @@ MOTION_FAMILY_EXAMPLES = {
     "m2t": "describe it: 'describe {m}'",
     "edit": "change it: 'make {m} slower', 'make the person in {m} wave instead'",
     "predict": "continue it: 'what comes after {m}?'",
-    "inbetween": "fill the middle: 'fill in between {m} and m2'",
+    "inbetween": "fill the middle: 'fill in between {m} and mN'",
     "m2length": "its length: 'how long is {m}?'",
-    "diff": "compare it: 'how is {m} different from m2?'",
+    "diff": "compare it: 'how is {m} different from mN?'",
 }
 
 
@@ -326,7 +326,7 @@ def _motion_refs(text: str) -> tuple[list[str], list[str], str]:
         weak.append((0, LAST))
     stripped = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(text))
     stripped = re.sub(r"\b(of|in|from|for|on|to|with)\s*(?=[,.?!:]|$)", "", re.sub(r"\s+", " ", stripped)).strip()
-    return _ordered(explicit), _ordered(weak), stripped
+    return [ref for _, ref in sorted(explicit)], _ordered(weak), stripped  # "compare m1 with m1" is two
 
 
 def _ordered(found: list[tuple[int, str]]) -> list[str]:

@@ -183,3 +183,7 @@ def test_a_relative_that_or_it_in_a_description_is_not_a_reference():
 
 def test_edit_keeps_its_amount():
     assert route("make it 2 seconds longer").edit == "2 seconds longer"
+
+
+def test_the_same_motion_named_twice_is_compared_with_itself():
+    assert route("how is m1 different from m1?").motions == ["m1", "m1"]
