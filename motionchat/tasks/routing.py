@@ -493,7 +493,10 @@ def _route(text: str, fps: float) -> RoutedRequest:
 
     if refs:
         return _route_motion_request(text, rest, intent, refs, explicit, frames, unit)
-    return _route_text_request(text, rest, frames, unit)
+    request = _route_text_request(text, rest, frames, unit)
+    if re.search(r"\b(it|this|that)\b", text, re.I) and request.family == "t2length" and not request.note:
+        request.note = "timed the description; to time the last motion instead, ask 'how long is it?'"
+    return request
 
 
 def _route_motion_request(

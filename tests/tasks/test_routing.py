@@ -187,3 +187,9 @@ def test_edit_keeps_its_amount():
 
 def test_the_same_motion_named_twice_is_compared_with_itself():
     assert route("how is m1 different from m1?").motions == ["m1", "m1"]
+
+
+def test_when_unsure_the_note_says_how_to_ask_for_the_other_family():
+    assert "'how long is it?'" in route("how long would it take a person to jump three times?").note
+    assert "name both" in route("complete the missing part of m1").note
+    assert route("how long is it?").family == "m2length"
