@@ -80,11 +80,11 @@ def run_script(path: Path, engine: Engine, console: Console, *, as_json: bool = 
     table = Table("line", "task", "result")
     for n, reply in results:
         if not reply.ok:
-            outcome = f"[red]failed:[/] {reply.error}"
+            outcome = f"[red]failed:[/] {escape(reply.error)}"
         elif reply.motions:
-            outcome = ", ".join(f"{m.name} ({m.frames} frames) → {m.files[-1]}" for m in reply.motions)
+            outcome = ", ".join(f"{m.name} ({m.frames} frames) → {escape(str(m.files[-1]))}" for m in reply.motions)
         else:
-            outcome = " | ".join(reply.texts)
+            outcome = escape(" | ".join(reply.texts))
         if reply.ok:
             outcome = "\n".join([outcome, *reply.facts])
         if verbose and reply.caption:
@@ -94,7 +94,7 @@ def run_script(path: Path, engine: Engine, console: Console, *, as_json: bool = 
     console.print(table)
     if failed:
         console.print(f"[bold red]{len(failed)} of {len(results)} lines failed:[/] " + ", ".join(
-            f"line {n} ({reply.error})" for n, reply in failed))
+            f"line {n} ({escape(reply.error)})" for n, reply in failed))
     else:
         console.print(f"all {len(results)} lines done; files in {engine.session.out_dir}")
     return len(failed)

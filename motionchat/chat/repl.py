@@ -17,6 +17,7 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings
 from rich.console import Console
+from rich.markup import escape
 
 from motionchat.chat.engine import Engine
 from motionchat.chat.replies import show_reply
@@ -138,7 +139,7 @@ class Repl:
             except KeyboardInterrupt:
                 self.console.print("[yellow]cancelled[/]")
             except MotionchatError as err:
-                self.console.print(f"[bold red]error:[/] {err}")
+                self.console.print(f"[bold red]error:[/] {escape(str(err))}")
         self.console.print("bye")
 
     def _ask(self, text: str) -> None:
@@ -178,7 +179,7 @@ class Repl:
     def _open(self, args: list[str]) -> None:
         path = Path(_one(args, "/open FILE")).expanduser()
         motion = self.engine.session.open(path)
-        self.console.print(f"{motion.name}: {motion.frames} frames from {path}")
+        self.console.print(f"{motion.name}: {motion.frames} frames from {escape(str(path))}")
 
     def _list(self, args: list[str]) -> None:
         if not self.engine.session.motions:
@@ -196,12 +197,12 @@ class Repl:
             raise MotionchatError("usage: /save mN PATH (.npy, .bvh, .gif or .mp4)")
         motion = self.engine.session.get(args[0])
         path = self.engine.save(motion, Path(args[1]).expanduser())
-        self.console.print(f"wrote [green]{path}[/]")
+        self.console.print(f"wrote [green]{escape(str(path))}[/]")
 
     def _render(self, args: list[str]) -> None:
         motion = self.engine.session.get(_one(args, "/render mN"))
         path = self.engine.session.output_path(motion.name, ".gif" if self.engine.output_format != "mp4" else ".mp4")
-        self.console.print(f"wrote [green]{self.engine.save(motion, path)}[/]")
+        self.console.print(f"wrote [green]{escape(str(self.engine.save(motion, path)))}[/]")
 
     def _play(self, args: list[str]) -> None:
         from motionchat.motion.terminal import play_in_terminal
@@ -211,7 +212,7 @@ class Repl:
 
     def _bundle(self, args: list[str]) -> None:
         self.engine.use_bundle(Path(_one(args, "/bundle PATH")).expanduser())
-        self.console.print(f"now using {self.engine.describe()}")
+        self.console.print(f"now using {escape(self.engine.describe())}")
 
     def _samples(self, args: list[str]) -> None:
         self.engine.session.samples = _positive_int(_one(args, "/samples N"), "/samples", maximum=16)

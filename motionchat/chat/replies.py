@@ -69,16 +69,16 @@ def show_reply(console: Console, reply: Reply, *, verbose: bool = False) -> None
     for note in reply.notes:
         console.print(f"[dim]note:[/] {escape(note)}")
     if reply.error is not None:
-        console.print(f"[bold red]error:[/] {reply.error}")
+        console.print(f"[bold red]error:[/] {escape(reply.error)}")
         return
     for text in reply.texts:
-        console.print(f"  {text}")
+        console.print(f"  {escape(text)}")
     for motion in reply.motions:
         seconds = frames_to_seconds(motion.frames, motion.fps)
         console.print(f"  [bold]{motion.name}[/]: {motion.frames} frames ({seconds:.1f} s)")
         for path in motion.files:
-            console.print(f"    [green]{path}[/]")
+            console.print(f"    [green]{escape(str(path))}[/]")
     for fact in reply.facts:
         console.print(f"  [dim]{escape(fact)}[/]")
     for problem in reply.problems:
-        console.print(f"  [yellow]warning:[/] {problem}")
+        console.print(f"  [yellow]warning:[/] {escape(problem)}")

@@ -354,7 +354,7 @@ def caption_from(text: str) -> str:
         flags=re.I,
     )
     caption = re.sub(r"^(of|with|where|in which|showing)\s+", "", re.sub(r"\s+", " ", caption).strip(), flags=re.I)
-    return caption.strip(" .?!,:;\"'")
+    return caption.strip(" .?!,:;\"'[](){}<>/\\*#_~`|-")
 
 
 def _compose_parts(text: str) -> list[str] | None:

@@ -236,6 +236,13 @@ def test_the_router_never_raises_anything_but_a_user_error(text):
         assert "\n" not in str(err)
 
 
+@pytest.mark.parametrize("text", ["[/] what", "describe m1 [/]", "[bold]a person[/bold] jumps", "describe [red]x.npy"])
+def test_markup_like_requests_are_printed_as_typed(tmp_path, text):
+    result = ask_cli(tmp_path, text)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output and result.exit_code in (0, 1, 2)
+
+
 def test_odd_requests_through_the_engine_fail_in_one_line(engine):
     for reply in engine.ask_many(ODD):
         assert reply.ok or (reply.error and "\n" not in reply.error), reply
