@@ -68,30 +68,25 @@ _DURATION = re.compile(
 )
 _ASKS_UNIT = re.compile(r"\bhow many (seconds|frames|minutes)|\bin (seconds|frames|minutes)\b", re.I)
 
-_MOTION_WORDS = re.compile(
-    r"\b(walk|walks|walking|run|runs|running|jog|jogs|jogging|jump|jumps|jumping|hop|hops|hopping|wave|waves|waving|"
-    r"kick|kicks|kicking|punch|punches|punching|throw|throws|throwing|squat|squats|squatting|lunge|lunges|kneel|"
-    r"kneels|kneeling|sit|sits|sitting|stand|stands|standing|bow|bows|bowing|bend|bends|bending|twist|twists|spin|"
-    r"spins|spinning|stretch|stretches|stretching|dance|dances|dancing|sway|sways|clap|claps|clapping|raise|raises|"
-    r"raising|reach|reaches|reaching|point|points|pointing|turn|turns|turning|step|steps|stepping|sidestep|"
-    r"sidesteps|crawl|crawls|crawling|climb|climbs|climbing|move|moves|moving|motion|person|man|woman|someone|"
-    r"somebody|figure|character|guy|girl|boy|lady|he|she|they|cartwheel|cartwheels|swim|swims|swimming|march|"
-    r"marches|marching|skip|skips|skipping|lift|lifts|lifting|push|pushes|pick|picks|shuffle|shuffles|stomp|"
-    r"stomps|lean|leans|leaning|nod|nods|shake|shakes|salute|salutes|flap|flaps|rotate|rotates|hand|hands|arm|"
-    r"arms|leg|legs|foot|feet|head|crouch|crouches|tiptoe|tiptoes|limp|limps|stumble|stumbles|fall|falls|lie|"
-    r"lies|get up|gets up|sprint|sprints|stroll|strolls|circle|forward|backward|backwards|sideways|left|right)\b",
-    re.I,
+_ACTION_VOCABULARY = (
+    "walk|walks|walking|run|runs|running|jog|jogs|jogging|jump|jumps|jumping|hop|hops|hopping|wave|waves|waving|"
+    "kick|kicks|kicking|punch|punches|punching|throw|throws|throwing|squat|squats|squatting|lunge|lunges|kneel|"
+    "kneels|kneeling|sit|sits|sitting|stand|stands|standing|bow|bows|bowing|bend|bends|bending|twist|twists|spin|"
+    "spins|spinning|stretch|stretches|stretching|dance|dances|dancing|sway|sways|clap|claps|clapping|raise|raises|"
+    "raising|reach|reaches|reaching|point|points|pointing|turn|turns|turning|step|steps|stepping|sidestep|"
+    "sidesteps|crawl|crawls|crawling|climb|climbs|climbing|cartwheel|cartwheels|swim|swims|swimming|march|"
+    "marches|marching|skip|skips|skipping|lift|lifts|lifting|push|pushes|pick|picks|shuffle|shuffles|stomp|"
+    "stomps|lean|leans|leaning|nod|nods|shake|shakes|salute|salutes|flap|flaps|rotate|rotates|hand|hands|arm|"
+    "arms|leg|legs|foot|feet|head|crouch|crouches|tiptoe|tiptoes|limp|limps|stumble|stumbles|fall|falls|lie|"
+    "lies|get up|gets up|sprint|sprints|stroll|strolls|circle|forward|backward|backwards|sideways|left|right"
 )
-_ACTION_WORDS = re.compile(  # the motion words that are not just "a person" or "a motion"
-    _MOTION_WORDS.pattern.replace("move|moves|moving|motion|person|man|woman|someone|"
-                                  "somebody|figure|character|guy|girl|boy|lady|he|she|they|", ""),
-    re.I,
+_SUBJECT_NOUNS = (
+    "person|man|woman|someone|somebody|figure|character|guy|girl|boy|lady|human|he|she|they|people|dancer|athlete|"
+    "child|kid"
 )
-_SUBJECT = re.compile(
-    r"^(a|an|the|one|some)?\s*(person|man|woman|someone|somebody|figure|character|guy|girl|boy|lady|human|"
-    r"he|she|they|people|dancer|athlete|child|kid)\b",
-    re.I,
-)
+_ACTION_WORDS = re.compile(rf"\b({_ACTION_VOCABULARY})\b", re.I)  # what a description has someone do
+_MOTION_WORDS = re.compile(rf"\b({_ACTION_VOCABULARY}|{_SUBJECT_NOUNS}|move|moves|moving|motion)\b", re.I)
+_SUBJECT = re.compile(rf"^(a|an|the|one|some)?\s*({_SUBJECT_NOUNS})\b", re.I)
 
 # Words that ask for something; they are not part of the motion description the model gets.
 _REQUEST_WORDS = re.compile(
@@ -152,18 +147,15 @@ _MOTION_RULES: list[tuple[str, re.Pattern]] = [
     ("m2t", re.compile(
         r"\b(describe|description|caption|what (is|are|does|did) (happening|going on|the person|he|she|they|it|this|that|"
         r"m\d+)|explain|summari[sz]e|tell me about|what's happening|what is happening|what's going on|what happens in|"
-        r"what (action|motion|movement)|what('s| is| are) (the|this|that) (person|man|woman|figure|character|guy)\b.*\bdoing|"
+        r"what('s| is| are) (the|this|that) (person|man|woman|figure|character|guy)\b.*\bdoing|"
         r"what (action|motion|movement)|which (action|motion|movement)|what kind of|label|name the|"
         r"what do you see|in words|narrate|say what)\b", re.I)),
 ]
 _DESCRIBE_AND_LENGTH = re.compile(r"\b(and|also|plus|with)\b.*\b(how long|duration|length|how many (seconds|frames))\b", re.I)
 _LENGTH_QUESTION = _MOTION_RULES[3][1]
-_TEXT_WANTED = re.compile(
-    r"\b(caption|captions|description|describe|sentence|text|what could|what might|what can|what would|suggest|"
-    r"idea|ideas|write|words?|invent|make up)\b",
-    re.I,
-)
-_TEXT_STRONG = re.compile(r"\b(caption|captions|description|sentence|text|suggest|idea|ideas|write|invent|make up)\b", re.I)
+_TEXT_STRONG_WORDS = "caption|captions|description|sentence|text|suggest|idea|ideas|write|invent|make up"
+_TEXT_STRONG = re.compile(rf"\b({_TEXT_STRONG_WORDS})\b", re.I)  # asks for words whatever else it says
+_TEXT_WANTED = re.compile(rf"\b({_TEXT_STRONG_WORDS}|describe|what could|what might|what can|what would|words?)\b", re.I)
 
 HELP_TEXT = (
     "I can: make a motion from a description ('a person jumps twice', optionally 'for 3 seconds'), "
@@ -611,7 +603,7 @@ _KEYWORDS = sorted(
         "running", "kicks", "kicking", "squats", "dances", "dancing", "turns", "spins", "forward", "backward", "twice",
         "how", "long", "duration", "length", "next", "happens", "comes", "make", "motion", "animation", "please",
         "first", "then", "after", "before", "followed", "explain", "summarize", "sits", "stands", "clap", "claps",
-        "surprise", "continue", "between", "describe", "long", "transition", "compare", "idea",
+        "surprise", "transition", "idea",
     }
 )  # fmt: skip
 

@@ -5,7 +5,6 @@ check depend on sampling; the rest goes through the real engine and command line
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
