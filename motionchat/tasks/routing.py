@@ -29,12 +29,14 @@ _PATH = re.compile(
 )
 _NAMED = re.compile(r"\b(?:m|motion\s*#?\s*|clip\s*#?\s*)(\d+)\b", re.I)
 _PRONOUN = re.compile(
-    r"\b(it|that(?!'s|\s+(lasts?|takes?|is|are|shows?|goes|has|looks|way|one\s+after)\b)|this|the last one|the last motion|"
-    r"the latest one|the result|the same motion|the one you (just )?made)\b"
+    r"\b(?:(it|him|that(?!'s|\s+(lasts?|takes?|is|are|shows?|goes|has|looks|way|one\s+after)\b)|this)\b"
     r"(?!\s+(takes?|would take|will take)\s+((a|the|one)\s+)?(person|man|woman|someone|somebody|people|human|you|me)?\s*to\b)"
-    r"(?!\s+(takes?|would take|will take|to)\b)",
+    r"(?!\s+(takes?|would take|will take|to)\b)"  # "how long would it take to ..." is not a reference
+    r"|(the last one|the last motion|the latest one|the result|the same motion|the one you (just )?made|"
+    r"the last clip|the latest motion|the new one)\b)",
     re.I,
 )
+_BOTH = re.compile(r"\b(them|both|the two( motions| clips)?|these two|those two)\b", re.I)  # the last two motions
 _IMPLICIT_LAST = re.compile(
     r"\b(this|that|the) (motion|animation|clip|movement|sequence|person|man|woman|figure|character)\b"
     r"(?!\s+(of|where|in which|with|showing))|"
@@ -95,7 +97,7 @@ _REQUEST_WORDS = re.compile(
     r"i need (?:you )?to |please |let's |let me see |i'd love to see )?"
     r"(?:generate|create|make|animate|show(?: me)?|produce|give(?: me)?|synthesi[sz]e|render|draw|build|"
     r"i want|i'd like|i would like|i need|can i (?:get|have|see)|could i (?:get|have|see)|may i (?:have|see)|"
-    r"let me see|i'd love to see|get me|do|perform)\s+(?:me\s+|us\s+)?(?:please\s+)?",
+    r"let me see|i'd love to see|get me|do|perform|see|watch|have)\s+(?:me\s+|us\s+)?(?:please\s+)?",
     re.I,
 )
 _CONTAINER_WORDS = re.compile(
@@ -267,16 +269,21 @@ def in_unit(frames: int, unit: str | None, fps: float = HUMANML3D_FPS) -> str:
     return f"{frames} frames ({seconds:.1f} s)"
 
 
-def _durations(text: str, fps: float) -> tuple[int | None, str, str | None]:
-    """The first duration in frames, the text with it (and its adverb) removed, and its unit."""
-    match = _first_duration(text)
-    if match is None:
-        return None, text, None
-    unit = _unit_name(match.group("unit"))
-    phrase = match.group(0).strip()
-    if match.group("sign"):
-        raise MotionchatError(f"'{phrase}' is negative; a duration must be positive, e.g. '3 seconds'")
-    frames = _match_frames(match, fps)
+def _durations(text: str, fps: float) -> tuple[int | None, str, str | None, str | None]:
+    """The duration asked for in frames, the text with it (and its adverb) removed, its unit, and a
+    note when several durations were added up ('walk for 3 s, then run for 2 s' is 5 s in all)."""
+    phrases, parts, unit = [], [], None
+    while (match := _first_duration(text)) is not None:
+        phrase = match.group(0)[len(match.group("lead") or ""):].strip()
+        if match.group("sign"):
+            raise MotionchatError(f"'{phrase}' is negative; a duration must be positive, e.g. '3 seconds'")
+        unit = unit or _unit_name(match.group("unit"))
+        phrases.append(phrase)
+        parts.append(_match_frames(match, fps))
+        text = re.sub(r"\s+", " ", text[: match.start()] + " " + text[match.end() :]).strip()
+    if not parts:
+        return None, text, None, None
+    frames, phrase = sum(parts), " + ".join(phrases)
     if frames < MIN_FRAMES:
         raise MotionchatError(
             f"'{phrase}' is {frames} frame{'s' if frames != 1 else ''}, shorter than the model's minimum of "
@@ -287,10 +294,14 @@ def _durations(text: str, fps: float) -> tuple[int | None, str, str | None]:
             f"'{phrase}' is longer than the model can make ({MAX_FRAMES} frames = "
             f"{MAX_FRAMES / fps:g} s); ask for a shorter motion"
         )
-    stripped = re.sub(r"\s+", " ", text[: match.start()] + " " + text[match.end() :]).strip()
-    stripped = re.sub(r"\s+([,.?!])", r"\1", stripped)
-    stripped = re.sub(r"\b(for|lasting|of|in|about|around|that lasts|that's|that is|which is|long|a|an)\s*(?=[,.?!]|$)", "", stripped).strip()
-    return frames, stripped, unit
+    note = None
+    if len(parts) > 1:
+        note = f"made {in_unit(frames, None, fps)} in all ({phrase}); the model cannot time each part"
+    stripped = re.sub(r"\s+([,.?!])", r"\1", text)
+    stripped = re.sub(
+        r"\b(for|lasting|of|in|about|around|that lasts|that's|that is|which is|long|a|an)\s*(?=[,.?!]|$)", "", stripped
+    ).strip()
+    return frames, stripped, unit, note
 
 
 # --- motion references ----------------------------------------------------------------------------
@@ -449,9 +460,11 @@ def _unknown_reason(text: str) -> str:
 def _route(text: str, fps: float) -> RoutedRequest:
     explicit, weak, rest = _motion_refs(text)
     intent = next((family for family, pattern in _MOTION_RULES if pattern.search(text)), None)
+    if intent == "edit" and len(explicit) >= 2 and re.search(r"\bthan\b", text, re.I):
+        intent = "diff"  # "is m1 faster than m2?" asks about both, it does not edit one
     if intent == "edit" and (explicit or (weak and not _SUBJECT.match(caption_from(rest)))):  # "make it 2 seconds longer": the duration is part of the edit
         return RoutedRequest("edit", edit=_edit_text(rest), motions=(explicit or weak)[:1])
-    frames, rest, unit = _durations(rest, fps)
+    frames, rest, unit, several = _durations(rest, fps)
     asked_unit = _ASKS_UNIT.search(text)
     if asked_unit:
         unit = next(g for g in asked_unit.groups() if g).lower()
@@ -470,6 +483,9 @@ def _route(text: str, fps: float) -> RoutedRequest:
     refs = explicit or []
     if not explicit and weak and not describes_new:
         refs = weak
+    if intent in ("diff", "inbetween") and not explicit and (_BOTH.search(text) or not refs):
+        refs = [PREVIOUS, LAST]  # "compare them", "what's the difference?"
+
     if refs and intent is None and not explicit and _MOTION_WORDS.search(caption) and not _LENGTH_QUESTION.search(text):
         refs = []  # "a person jumps and then does it again" describes a new motion
     if refs and intent in ("diff", "inbetween") and len(refs) < 2:
@@ -478,15 +494,16 @@ def _route(text: str, fps: float) -> RoutedRequest:
     if intent == "m2length" and refs and not explicit:
         # "how long would it take a person to jump?" asks about a description, not a motion
         length_caption = _length_caption(rest)
-        if length_caption and _MOTION_WORDS.search(length_caption) and not re.fullmatch(
-            r"(it|this|that|the (motion|clip|animation|last one))( (is|take|last|run)s?)?", length_caption, re.I
-        ):
+        if length_caption and _ACTION_WORDS.search(length_caption):
             refs = []
 
     if refs:
-        return _route_motion_request(text, rest, intent, refs, explicit, frames, unit)
-    request = _route_text_request(text, rest, frames, unit)
-    if re.search(r"\b(it|this|that)\b", text, re.I) and request.family == "t2length" and not request.note:
+        request = _route_motion_request(text, rest, intent, refs, explicit, frames, unit)
+    else:
+        request = _route_text_request(text, rest, frames, unit, fps)
+    if several:
+        request.note = several + (f"; {request.note}" if request.note else "")
+    if not refs and re.search(r"\b(it|this|that)\b", text, re.I) and request.family == "t2length" and not request.note:
         request.note = "timed the description; to time the last motion instead, ask 'how long is it?'"
     return request
 
@@ -503,7 +520,10 @@ def _route_motion_request(
                     "name both: 'fill in between m1 and m2'")  # fmt: skip
         return RoutedRequest("inbetween", motions=refs[:2], note=note)
     if intent == "predict":
-        return RoutedRequest("predict", motions=refs[:1])
+        note = None
+        if frames is not None:
+            note = "a continuation's length is the model's choice; the duration asked for was not used"
+        return RoutedRequest("predict", motions=refs[:1], note=note)
     if intent == "m2t_length":
         return RoutedRequest("m2t_length", frames=frames, motions=refs[:1], unit=unit)
     if intent == "m2length":
@@ -533,7 +553,7 @@ def _length_caption(rest: str) -> str:
     return caption_from(caption.strip(" ?.!\"'"))
 
 
-def _route_text_request(text: str, rest: str, frames: int | None, unit: str | None) -> RoutedRequest:
+def _route_text_request(text: str, rest: str, frames: int | None, unit: str | None, fps: float) -> RoutedRequest:
     lowered = rest.lower()
     caption = caption_from(rest)
     parts = _is_compose(rest, caption)
@@ -546,6 +566,11 @@ def _route_text_request(text: str, rest: str, frames: int | None, unit: str | No
         raise UnknownRequest(
             f"I understood a question about a duration in '{text}' but no motion to time; name one ('how long is "
             "m1?') or describe one ('how long would it take to jump three times?')"
+        )
+    if _LENGTH_QUESTION.search(lowered) and frames is not None and not _ACTION_WORDS.search(caption):
+        raise UnknownRequest(
+            f"that is {in_unit(frames, None, fps)} at {fps:g} fps; to make a motion that long, ask e.g. "
+            f"'a person walks for {frames} frames'"
         )
     strong_text = _TEXT_STRONG.search(lowered)
     wants_text = strong_text or (_TEXT_WANTED.search(lowered) and not re.search(

@@ -193,3 +193,37 @@ def test_when_unsure_the_note_says_how_to_ask_for_the_other_family():
     assert "'how long is it?'" in route("how long would it take a person to jump three times?").note
     assert "name both" in route("complete the missing part of m1").note
     assert route("how long is it?").family == "m2length"
+
+
+def test_several_durations_in_a_description_add_up_and_say_so():
+    request = route("a person walks for 3 seconds and then runs for 2 seconds")
+    assert request.family == "t2m_length" and request.frames == 100 and request.caption == "a person walks and then runs"
+    assert "100 frames (5.0 s) in all (3 seconds + 2 seconds)" in request.note
+    with pytest.raises(MotionchatError, match="longer than the model can make"):
+        route("a person walks for 6 seconds and then runs for 5 seconds")
+
+
+@pytest.mark.parametrize("text,family,motions", [
+    ("now make him wave with the left hand instead", "edit", [LAST]),
+    ("is m1 faster than m2?", "diff", ["m1", "m2"]),
+    ("what's the difference?", "diff", [PREVIOUS, LAST]),
+    ("compare them", "diff", [PREVIOUS, LAST]),
+    ("connect them", "inbetween", [PREVIOUS, LAST]),
+    ("how long does the last motion take", "m2length", [LAST]),
+])  # fmt: skip
+def test_follow_ups_in_a_session(text, family, motions):
+    request = route(text)
+    assert (request.family, request.motions) == (family, motions)
+
+
+def test_a_duration_on_a_continuation_is_said_to_be_unused():
+    assert "was not used" in route("continue m1 for 3 seconds").note
+
+
+def test_a_unit_conversion_question_is_answered_in_the_refusal():
+    with pytest.raises(UnknownRequest, match="that is 60 frames"):
+        route("how many frames is 3 seconds?")
+
+
+def test_i_want_to_see_is_a_request_word():
+    assert route("I want to see a person bowing").caption == "a person bowing"
