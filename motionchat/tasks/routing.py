@@ -327,6 +327,10 @@ def _motion_refs(text: str) -> tuple[list[str], list[str], str]:
             weak.append((match.start(), LAST))
     if not weak and _IMPLICIT_LAST.search(masked):
         weak.append((0, LAST))
+    for i, (start, end) in enumerate(spans):  # "the person in m1" -> "the person": its preposition goes too
+        before = re.search(r"\b(in|of|from|on)\s+$", text[:start], re.I)
+        if before:
+            spans[i] = (before.start(), end)
     stripped = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(text))
     stripped = re.sub(r"\b(of|in|from|for|on|to|with)\s*(?=[,.?!:]|$)", "", re.sub(r"\s+", " ", stripped)).strip()
     return [ref for _, ref in sorted(explicit)], _ordered(weak), stripped  # "compare m1 with m1" is two
@@ -613,6 +617,8 @@ def _edit_text(rest: str) -> str:
         "", edit, flags=re.I,
     )  # fmt: skip
     edit = re.sub(r"\s+", " ", edit).strip(" ,.?!:")
+    edit = re.sub(r"^(the (person|man|woman|figure|character|guy)|him|her|them)\s+(?=\w)", "", edit, flags=re.I)
+    edit = re.sub(r"^what (the person|he|she|they) (does|do|is doing)\s+(to|into|for)\s+(.+)$", r"\4 instead", edit, flags=re.I)
     edit = re.sub(r"\s+\b(of|to|for|in|on|from|with)$", "", edit)
     edit = re.sub(r"[,.!\s]*\b(please|thanks|thank you)$", "", edit, flags=re.I).strip(" ,.?!:")
     return edit or rest.strip()

@@ -227,3 +227,10 @@ def test_a_unit_conversion_question_is_answered_in_the_refusal():
 
 def test_i_want_to_see_is_a_request_word():
     assert route("I want to see a person bowing").caption == "a person bowing"
+
+
+@pytest.mark.parametrize("text,edit", [("make the person in m1 wave instead", "wave instead"),
+                                       ("can you make the person jump higher in m2", "jump higher"),
+                                       ("change what the person does in m1 to waving", "waving instead")])  # fmt: skip
+def test_the_edit_the_model_gets_is_the_change_alone(text, edit):
+    assert route(text).edit == edit
