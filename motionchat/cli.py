@@ -100,11 +100,17 @@ def ask(
     from motionchat.chat.replies import show_reply
 
     chat = _engine(**engine)
-    if as_json:
-        reply = chat.ask(request)
-    else:
-        with console.status("loading model…"):  # drawn on a terminal only
+    try:
+        if as_json:
             reply = chat.ask(request)
+        else:
+            with console.status("loading model…"):  # drawn on a terminal only
+                reply = chat.ask(request)
+    except KeyboardInterrupt:
+        dropped = chat.session.rollback((0, 0))  # a fresh session: everything in it is this request's
+        removed = f" ({', '.join(dropped)} and {'its' if len(dropped) == 1 else 'their'} files removed)" if dropped else ""
+        Console(stderr=True, highlight=False).print(f"cancelled; nothing kept{removed}")
+        raise typer.Exit(code=130) from None
     if as_json:
         print(json.dumps(reply.as_dict()))
     else:

@@ -67,8 +67,16 @@ def run_script(path: Path, engine: Engine, console: Console, *, as_json: bool = 
             if unreadable(text):
                 results.append((n, Reply(text, error="this line is not UTF-8 text; save the script as UTF-8")))
                 progress.advance(task)
-        for batch in _batches([(n, text) for n, text in requests if not unreadable(text)]):
-            replies = engine.ask_many([text for _, text in batch], [f"line{n:03d}" for n, _ in batch])
+        batches = _batches([(n, text) for n, text in requests if not unreadable(text)])
+        for done, batch in enumerate(batches):
+            mark = engine.session.mark()
+            try:
+                replies = engine.ask_many([text for _, text in batch], [f"line{n:03d}" for n, _ in batch])
+            except KeyboardInterrupt:  # what this batch made is removed; earlier lines stay, later ones are not run
+                engine.session.rollback(mark)
+                results += [(n, Reply(text, error="cancelled (Ctrl-C); nothing of it kept"))
+                            for later in batches[done:] for n, text in later]  # fmt: skip
+                break
             results += [(n, reply) for (n, _), reply in zip(batch, replies)]
             progress.advance(task, len(batch))
     results.sort(key=lambda item: item[0])

@@ -245,3 +245,23 @@ def test_markup_like_requests_are_printed_as_typed(tmp_path, text):
 def test_odd_requests_through_the_engine_fail_in_one_line(engine):
     for reply in engine.ask_many(ODD):
         assert reply.ok or (reply.error and "\n" not in reply.error), reply
+
+
+def test_ctrl_c_in_ask_and_run_keeps_nothing_of_the_cancelled_request(tmp_path, monkeypatch):
+    def interrupted(self, texts, stems=None):
+        motion = self.session.add(_walk(40), "t2m")
+        path = self.session.output_path(motion.name, ".npy")
+        path.write_bytes(b"partial")
+        motion.files.append(path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Engine, "ask_many", interrupted)
+    result = runner.invoke(app, ["ask", "a person jumps", "--out", str(tmp_path / "ask"), "--format", "none"])
+    assert result.exit_code == 130 and "cancelled; nothing kept (m1 and its files removed)" in result.stderr
+    assert not list((tmp_path / "ask").glob("*"))
+    script = tmp_path / "script.txt"
+    script.write_text("a person jumps\na person waves\n")
+    result = runner.invoke(app, ["run", str(script), "--out", str(tmp_path / "run"), "--format", "none", "--json"])
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert result.exit_code == 1 and all("cancelled" in line["error"] for line in lines) and len(lines) == 2
+    assert not list((tmp_path / "run").glob("*"))
