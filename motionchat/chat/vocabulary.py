@@ -105,7 +105,7 @@ def unknown_words_note(bundle: Path, caption: str | None) -> str | None:
     nearest = list(dict.fromkeys(nearest))[:4]
     quoted = ", ".join(f"'{w}'" for w in unknown)
     near = f" Nearest it knows: {', '.join(nearest)}." if nearest else ""
-    return f"this model has not learnt {quoted}; the motion may not show it.{near} (`motionchat actions` lists what it knows)"
+    return f"this model has not learnt {quoted}; the motion may not show it.{near} (`motionchat actions`, or /actions in a chat session, lists what it knows)"
 
 
 def describe_known_actions(bundle: Path) -> str:
