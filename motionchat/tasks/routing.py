@@ -154,7 +154,8 @@ _MOTION_RULES: list[tuple[str, re.Pattern]] = [
         r"what do you see|in words|narrate|say what)\b", re.I)),
 ]
 _DESCRIBE_AND_LENGTH = re.compile(r"\b(and|also|plus|with)\b.*\b(how long|duration|length|how many (seconds|frames))\b", re.I)
-_LENGTH_QUESTION = _MOTION_RULES[3][1]
+_RULE = dict(_MOTION_RULES)
+_LENGTH_QUESTION = _RULE["m2length"]
 _TEXT_STRONG_WORDS = "caption|captions|description|sentence|text|suggest|idea|ideas|write|invent|make up"
 _TEXT_STRONG = re.compile(rf"\b({_TEXT_STRONG_WORDS})\b", re.I)  # asks for words whatever else it says
 _TEXT_WANTED = re.compile(rf"\b({_TEXT_STRONG_WORDS}|describe|what could|what might|what can|what would|words?)\b", re.I)
@@ -433,32 +434,22 @@ def route(text: str, *, fps: float = HUMANML3D_FPS) -> RoutedRequest:
         return request
     if len(text) > 2000:
         raise UnknownRequest(f"the request is {len(text)} characters long; keep it under 2000")
-    text, unit_changes = _correct_units(text)
+    text, changes = _correct_units(text)
     try:
         request = _route(text, fps)
-        if unit_changes:
-            read_as = ", ".join(f"'{a}' as '{b}'" for a, b in unit_changes)
-            request.note = f"read {read_as}" + (f"; {request.note}" if request.note else "")
-        return request
-    except UnknownRequest:
-        corrected, changes = _correct_typos(text)
-        if not changes:
+    except UnknownRequest as as_typed:
+        corrected, typos = _correct_typos(text)
+        if not typos:
             raise
         try:
             request = _route(corrected, fps)
         except UnknownRequest:
-            raise UnknownRequest(str(_unknown_reason(text))) from None
+            raise as_typed from None
+        changes += typos
+    if changes:
         read_as = ", ".join(f"'{a}' as '{b}'" for a, b in changes)
         request.note = f"read {read_as}" + (f"; {request.note}" if request.note else "")
-        return request
-
-
-def _unknown_reason(text: str) -> str:
-    try:
-        _route(text, HUMANML3D_FPS)
-    except UnknownRequest as err:
-        return str(err)
-    return f"I don't know what to do with '{text}'. " + HELP_TEXT  # pragma: no cover
+    return request
 
 
 def _route(text: str, fps: float) -> RoutedRequest:
@@ -466,7 +457,8 @@ def _route(text: str, fps: float) -> RoutedRequest:
     intent = next((family for family, pattern in _MOTION_RULES if pattern.search(text)), None)
     if intent == "edit" and len(explicit) >= 2 and re.search(r"\bthan\b", text, re.I):
         intent = "diff"  # "is m1 faster than m2?" asks about both, it does not edit one
-    if intent == "edit" and (explicit or (weak and not _SUBJECT.match(caption_from(rest)))):  # "make it 2 seconds longer": the duration is part of the edit
+    if intent == "edit" and (explicit or (weak and not _SUBJECT.match(caption_from(rest)))):
+        # before durations are read: in "make it 2 seconds longer" the duration is part of the edit
         return RoutedRequest("edit", edit=_edit_text(rest), motions=(explicit or weak)[:1])
     frames, rest, unit, several = _durations(rest, fps)
     asked_unit = _ASKS_UNIT.search(text)
@@ -475,9 +467,9 @@ def _route(text: str, fps: float) -> RoutedRequest:
     elif not _LENGTH_QUESTION.search(text):
         unit = None
 
-    if intent == "m2length" and _MOTION_RULES[5][1].search(text) and _DESCRIBE_AND_LENGTH.search(text):
+    if intent == "m2length" and _RULE["m2t"].search(text) and _DESCRIBE_AND_LENGTH.search(text):
         intent = "m2t_length"
-    if intent == "edit" and _MOTION_RULES[5][1].search(text) and not re.search(r"\b(make|change|edit|modify)\b", text, re.I):
+    if intent == "edit" and _RULE["m2t"].search(text) and not re.search(r"\b(make|change|edit|modify)\b", text, re.I):
         intent = "m2t"  # "describe it without the arms" is a question about it, not an edit
     caption = caption_from(rest)
     describes_new = bool(_SUBJECT.match(caption) and _MOTION_WORDS.search(caption)) and intent in (None, "predict", "edit")
@@ -502,7 +494,7 @@ def _route(text: str, fps: float) -> RoutedRequest:
             refs = []
 
     if refs:
-        request = _route_motion_request(text, rest, intent, refs, explicit, frames, unit)
+        request = _route_motion_request(text, rest, intent, refs, frames, unit)
     else:
         request = _route_text_request(text, rest, frames, unit, fps)
     if several:
@@ -513,7 +505,7 @@ def _route(text: str, fps: float) -> RoutedRequest:
 
 
 def _route_motion_request(
-    text: str, rest: str, intent: str | None, refs: list[str], explicit: list[str], frames: int | None, unit: str | None
+    text: str, rest: str, intent: str | None, refs: list[str], frames: int | None, unit: str | None
 ) -> RoutedRequest:
     if intent == "diff":
         return RoutedRequest("diff", motions=_two(refs))
@@ -538,8 +530,10 @@ def _route_motion_request(
         if frames is not None:
             return RoutedRequest("m2t_length", frames=frames, motions=refs[:1])
         return RoutedRequest("m2t", motions=refs[:1])
-    what = ("a motion file " + refs[0]) if refs[0] not in (LAST, PREVIOUS) and not re.fullmatch(r"m\d+", refs[0]) else (
-        f"motion {refs[0]}" if refs[0] not in (LAST, PREVIOUS) else "a reference to the last motion")
+    if refs[0] in (LAST, PREVIOUS):
+        what = "a reference to the last motion" if refs[0] == LAST else "a reference to the previous motion"
+    else:
+        what = f"motion {refs[0]}" if re.fullmatch(r"m\d+", refs[0]) else f"a motion file {refs[0]}"
     if re.search(r"\b(do|does|will|would)\b.*\b(after|later|then)\b", text, re.I):
         return RoutedRequest("predict", motions=refs[:1])
     raise UnknownRequest(_closest_motion_families(text, what, refs[0]))
