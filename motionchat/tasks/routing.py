@@ -15,6 +15,7 @@ nothing this model does is refused with what was understood, never answered with
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ LAST = "<last>"  # "it", "that", "the last one"
 PREVIOUS = "<previous>"  # the one before the last, for "compare it with the previous one"
 
 _PATH = re.compile(
-    r""""([^"]+\.(?:npy|bvh|amc))"|'([^']+\.(?:npy|bvh|amc))'|((?:[\w~.+-]|/)+\.(?:npy|bvh|amc))(?![\w/])""", re.I
+    r""""([^"]+\.(?:npy|bvh|amc))"|'([^']+\.(?:npy|bvh|amc))'|(?<![\w~.+/-])((?:[\w~.+-]|/)+\.(?:npy|bvh|amc))(?![\w/])""", re.I
 )
 _NAMED = re.compile(r"\b(?:m|motion\s*#?\s*|clip\s*#?\s*)(\d+)\b", re.I)
 _PRONOUN = re.compile(
@@ -316,7 +317,7 @@ def _motion_refs(text: str) -> tuple[list[str], list[str], str]:
     for match in _PATH.finditer(text):
         explicit.append((match.start(), next(g for g in match.groups() if g)))
         spans.append(match.span())
-    masked = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(text)) if spans else text
+    masked = _blank(text, spans)
     for match in _NAMED.finditer(masked):
         explicit.append((match.start(), f"m{int(match.group(1))}"))
         spans.append(match.span())
@@ -329,12 +330,20 @@ def _motion_refs(text: str) -> tuple[list[str], list[str], str]:
     if not weak and _IMPLICIT_LAST.search(masked):
         weak.append((0, LAST))
     for i, (start, end) in enumerate(spans):  # "the person in m1" -> "the person": its preposition goes too
-        before = re.search(r"\b(in|of|from|on)\s+$", text[:start], re.I)
+        before = re.search(r"\b(in|of|from|on)\s+$", text[max(0, start - 8) : start], re.I)
         if before:
-            spans[i] = (before.start(), end)
-    stripped = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(text))
+            spans[i] = (max(0, start - 8) + before.start(), end)
+    stripped = _blank(text, spans)
     stripped = re.sub(r"\b(of|in|from|for|on|to|with)\s*(?=[,.?!:]|$)", "", re.sub(r"\s+", " ", stripped)).strip()
     return [ref for _, ref in sorted(explicit)], _ordered(weak), stripped  # "compare m1 with m1" is two
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with each (start, end) span turned into spaces, so other positions stay put."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
 
 
 def _ordered(found: list[tuple[int, str]]) -> list[str]:
@@ -410,7 +419,8 @@ def _closest_motion_families(request: str, understood: str, ref: str) -> str:
     """'I understood ...' and the motion families whose example requests read most like the request."""
     name = ref if not ref.startswith("<") else "it"
     examples = [example.format(m=name) for example in MOTION_FAMILY_EXAMPLES.values()]
-    closest = sorted(examples, key=lambda e: -difflib.SequenceMatcher(None, request.lower(), e.lower()).ratio())
+    asked = request.lower()[:200]
+    closest = sorted(examples, key=lambda e: -difflib.SequenceMatcher(None, asked, e.lower()).ratio())
     return f"I understood {understood} but not what to do with it. Closest I can do: {'; '.join(closest[:3])}"
 
 
@@ -648,7 +658,7 @@ def _correct_units(text: str) -> tuple[str, list[tuple[str, str]]]:
 
     def fix(match: re.Match) -> str:
         word = match.group(2)
-        if word.lower() in _UNIT_WORDS or len(word) < 4:
+        if word.lower() in _UNIT_WORDS or not 4 <= len(word) <= 14:
             return match.group(0)
         close = difflib.get_close_matches(word.lower(), _UNIT_WORDS, n=1, cutoff=0.75)
         if not close:
@@ -659,6 +669,12 @@ def _correct_units(text: str) -> tuple[str, list[tuple[str, str]]]:
     return re.sub(r"(\d\s*)([A-Za-z]+)\b", fix, text), changes
 
 
+@functools.lru_cache(maxsize=4096)
+def _closest_keyword(word: str) -> str | None:
+    close = difflib.get_close_matches(word, _KEYWORDS, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
 def _correct_typos(text: str) -> tuple[str, list[tuple[str, str]]]:
     """Words one or two letters off a routing keyword, corrected ('descibe' -> 'describe')."""
     changes: list[tuple[str, str]] = []
@@ -666,13 +682,13 @@ def _correct_typos(text: str) -> tuple[str, list[tuple[str, str]]]:
     def fix(match: re.Match) -> str:
         word = match.group(0)
         lowered = word.lower()
-        if len(lowered) < 3 or lowered in _KEYWORDS or lowered in _COMMON:
+        if not 3 <= len(lowered) <= 14 or lowered in _KEYWORDS or lowered in _COMMON:
             return word
-        close = difflib.get_close_matches(lowered, _KEYWORDS, n=1, cutoff=0.8)
-        if not close:
+        close = _closest_keyword(lowered)
+        if close is None:
             return word
-        changes.append((word, close[0]))
-        return close[0]
+        changes.append((word, close))
+        return close
 
     spans = [m.span() for m in _PATH.finditer(text)]
     pieces, last = [], 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from motionchat.errors import MotionchatError
 from motionchat.tasks.routing import route
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +40,22 @@ def test_every_family_is_routed_at_least_95_percent_right():
     assert not low, (low, misses)
 
 
-@pytest.mark.parametrize("text", ["how is runout/line003-m2.npy different from clip.npy?", "a person walks for about 3 seconds"])
+@pytest.mark.parametrize("text", ["how is runout/line003-m2.npy different from clip.npy?", "a person walks for about 3 seconds",
+                                  "descibe m1", "whatevr you like " * 20, "describe " + "m9 " * 300, "x" * 1999])  # fmt: skip
 def test_routing_is_fast(text):
-    start = time.perf_counter()
-    for _ in range(50):
-        route(text)
-    assert (time.perf_counter() - start) / 50 < 0.005
+    """Under 5 ms of CPU a request (CPU time: the suite shares its cores with other work)."""
+
+    def once():
+        try:
+            route(text)
+        except MotionchatError:
+            pass
+
+    once()
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        for _ in range(20):
+            once()
+        best = min(best, (time.process_time() - start) / 20)
+    assert best < 0.005
