@@ -152,12 +152,15 @@ _MOTION_RULES: list[tuple[str, re.Pattern]] = [
         r"m\d+)|explain|summari[sz]e|tell me about|what's happening|what is happening|what's going on|what happens in|"
         r"what('s| is| are) (the|this|that) (person|man|woman|figure|character|guy)\b.*\bdoing|"
         r"what (action|motion|movement)|which (action|motion|movement)|what kind of|label|name the|"
-        r"what do you see|in words|narrate|say what)\b", re.I)),
+        r"what do you see|in words|narrate|say what|tell me what|what (\S+ )?(shows?|depicts?))\b", re.I)),
 ]
 _DESCRIBE_AND_LENGTH = re.compile(r"\b(and|also|plus|with)\b.*\b(how long|duration|length|how many (seconds|frames))\b", re.I)
 _RULE = dict(_MOTION_RULES)
 _LENGTH_QUESTION = _RULE["m2length"]
-_TEXT_STRONG_WORDS = "caption|captions|description|sentence|text|suggest|idea|ideas|write|invent|make up"
+_TEXT_STRONG_WORDS = (
+    "caption|captions|description|sentence|text|suggest|idea|ideas|write|invent|make up|"
+    "what (?:motion|action|movement)s? (?:fits?|would fit|could fit)"
+)
 _TEXT_STRONG = re.compile(rf"\b({_TEXT_STRONG_WORDS})\b", re.I)  # asks for words whatever else it says
 _TEXT_WANTED = re.compile(rf"\b({_TEXT_STRONG_WORDS}|describe|what could|what might|what can|what would|words?)\b", re.I)
 
