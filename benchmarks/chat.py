@@ -12,7 +12,7 @@ Prints medians over --runs (with min and max) of
          the terminal, i.e. the prompt reads and handles keys (target <= 3 s). Faster than anyone
          types: the bundle starts loading once the prompt is drawn, and keys wait while importing
          torch holds the GIL, so this is the worst case;
-       - "first motion": the answer to the request, typed right after, is on the terminal. The
+       - "first answer" (time to first answer): the answer to the request, typed right after, is on the terminal. The
          bundle loads in the background while the prompt waits and the first request waits for
          it, so this is about: start + bundle load + one request without preview.
   3. `motionchat ask REQUEST --format gif` as a fresh process (Python start, imports, bundle load,
@@ -240,7 +240,7 @@ def main() -> None:
         print(f"REPL on a {TERMINAL_COLUMNS}x{TERMINAL_ROWS} pseudo-terminal, seconds after the spawn:")
         print(f"  prompt shown     {spread([t[0] for t in times])}")
         print(f"  ready for input  {spread([t[1] for t in times])}   <- target <= 3 s ('{COMMAND}' answered)")
-        print(f"  first motion     {spread([t[2] for t in times])}   (start + bundle load + one request, --format none)")
+        print(f"  first answer     {spread([t[2] for t in times])}   (time to first answer: start + bundle load + one request, --format none)")
 
         ask = [*command, "ask", REQUEST, "--bundle", str(bundle), "--out", str(tmp / "ask"), "--format", "gif",
                "--seed", str(SEED)]  # fmt: skip

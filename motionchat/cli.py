@@ -82,7 +82,8 @@ def _engine(bundle: Path | None, out: Path, output_format: str, samples: int, se
     session = Session(out_dir=out, samples=samples, seed=seed)
     if guidance is not None:
         session.guidance = guidance_scale(guidance)
-    return Engine(session, bundle, output_format)
+    session.check_out_dir()  # before the model loads, not after the first answer
+    return Engine(session, bundle, output_format.lower())
 
 
 def _chat(**engine) -> None:
@@ -99,15 +100,27 @@ def ask(
     *,
     engine: dict[str, Any],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show the description the model got.")] = False,
 ) -> None:
     """Answer one request and exit (non-zero if it failed)."""
     from motionchat.chat.replies import show_reply
 
-    reply = _engine(**engine).ask(request)
+    chat = _engine(**engine)
+    try:
+        if as_json:
+            reply = chat.ask(request)
+        else:
+            with console.status("loading model…"):  # drawn on a terminal only
+                reply = chat.ask(request)
+    except KeyboardInterrupt:
+        dropped = chat.session.rollback((0, 0))  # a fresh session: everything in it is this request's
+        removed = f" ({', '.join(dropped)} and {'its' if len(dropped) == 1 else 'their'} files removed)" if dropped else ""
+        Console(stderr=True, highlight=False).print(f"cancelled; nothing kept{removed}")
+        raise typer.Exit(code=130) from None
     if as_json:
         print(json.dumps(reply.as_dict()))
     else:
-        show_reply(console, reply)
+        show_reply(console, reply, verbose=verbose)
     if not reply.ok:
         raise typer.Exit(code=2 if reply.family is None else 1)
 
@@ -120,13 +133,26 @@ def run(
     *,
     engine: dict[str, Any],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON result per line.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show the description the model got.")] = False,
 ) -> None:
     """Run a script of requests; exit 1 if any line failed (the other lines' files are kept)."""
     from motionchat.chat.batch import run_script
 
-    failed = run_script(script, _engine(**engine), console, as_json=as_json)
+    failed = run_script(script, _engine(**engine), console, as_json=as_json, verbose=verbose)
     if failed:
         raise typer.Exit(code=1)
+
+
+@app.command()
+@friendly_errors
+def actions(
+    bundle: Annotated[Optional[Path], typer.Option("--bundle", help="A trained model folder (default: the shipped model).")] = None,
+) -> None:
+    """The words of motion the model has learnt (from the bundle's own vocabulary)."""
+    from motionchat.chat.engine import _check_bundle_dir, default_bundle_path
+    from motionchat.chat.vocabulary import describe_known_actions
+
+    console.print(describe_known_actions(_check_bundle_dir(bundle or default_bundle_path())))
 
 
 def _normalizer(stats: Path | None):
@@ -262,6 +288,11 @@ def play(
     from motionchat.motion.terminal import play_in_terminal
 
     motion = _load(source, joint_map, _normalizer(normalize))
+    if not console.is_terminal:  # play_in_terminal then draws a single frame
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"not a terminal, so one frame only; for the animation: motionchat render {source} "
+            f"-o {source.with_suffix('.gif').name}"
+        )
     play_in_terminal(motion.joints, skeleton=motion.skeleton, console=console, fps=motion.skeleton.fps, loop=loop)
 
 

@@ -34,3 +34,23 @@ def option_group(name: str, options: dict[str, tuple[Any, Any]]) -> Callable[[F]
         return grouped  # type: ignore[return-value]
 
     return decorate
+
+
+def _show_flags_without_a_type() -> None:
+    """`--json`, `--resume`, `-h`: typer 0.29 prints `<bool>` beside every flag, as if it took a
+    value. Every command line of the project imports this module, so the help of all three
+    (`motionchat`, `trainer`, `motionchat-eval`) shows flags bare."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "flags_bare", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag or self.count else shown(self, ctx)
+
+    display_type_rich.flags_bare = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_show_flags_without_a_type()

@@ -32,8 +32,9 @@ def friendly_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except MotionchatError as err:
             from rich.console import Console
+            from rich.markup import escape
 
-            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {err}")
+            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(err))}")
             sys.exit(err.exit_code)
 
     return wrapper  # type: ignore[return-value]

@@ -87,7 +87,14 @@ def test_render_gif_side_by_side(walk, tmp_path):
 def test_play_prints_a_frame_when_not_a_terminal(walk):
     result = invoke("play", walk)
     assert result.exit_code == 0
-    assert any(ch in result.output for ch in "⠁⠂⠄⡀⠈⠐⠠⢀")
+    assert any(ch in result.stdout for ch in "⠁⠂⠄⡀⠈⠐⠠⢀")
+    assert "not a terminal, so one frame only" in result.stderr and "motionchat render" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["ask", "--help"], ["run", "--help"], ["info", "--help"]])
+def test_flags_in_help_take_no_value(command):
+    result = runner.invoke(app, command, env={"COLUMNS": "160"})
+    assert result.exit_code == 0 and "<bool>" not in result.output and "--json" in result.output
 
 
 @pytest.mark.parametrize(

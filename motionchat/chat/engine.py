@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from motionchat.chat.facts import answer_facts, request_notes
 from motionchat.chat.replies import MotionResult, Reply
 from motionchat.chat.session import Session, SessionMotion
 from motionchat.errors import MotionchatError
 from motionchat.filenames import CONFIG_FILE
 from motionchat.tasks.answering import Question, TaskRequest, answer_questions, decode_answer, prepare, trained_family
-from motionchat.tasks.routing import LAST, PREVIOUS, RoutedRequest, route
+from motionchat.tasks.routing import LAST, PREVIOUS, RoutedRequest, clean_request, route
 
 PREVIEW_FORMATS = ("gif", "mp4", "none")
 DEFAULT_BUNDLE_ENV = "MOTIONCHAT_BUNDLE"
@@ -51,6 +52,7 @@ class _Prepared:
 
     request: RoutedRequest
     question: Question
+    motions: list[SessionMotion]  # the request's input motions, for the facts beside the answer
 
 
 class Engine:
@@ -102,6 +104,11 @@ class Engine:
             raise MotionchatError(f"cannot load the bundle at {self.bundle_path}: {self._load_error}")
         return self._bundle
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the bundle is in memory (a request now does not wait for it)."""
+        return self._bundle is not None
+
     def describe(self) -> str:
         return f"the model at {self.bundle_path}"
 
@@ -116,13 +123,16 @@ class Engine:
         References resolve against the session as it is before the batch, so only requests that
         do not need each other's results belong in one call.
         """
+        texts = [clean_request(text) for text in texts]  # undecodable bytes from a shell or a file
         stems = stems or [None] * len(texts)
         replies = [Reply(text) for text in texts]
         prepared: dict[int, _Prepared] = {}
         for i, text in enumerate(texts):
             try:
                 prepared[i] = self._prepare(text)
-                replies[i].family = prepared[i].request.family
+                request = prepared[i].request
+                replies[i].family, replies[i].caption = request.family, request.model_text
+                replies[i].notes = request_notes(request, prepared[i].motions, self.bundle_path)
             except MotionchatError as err:
                 replies[i].error = str(err)
         try:
@@ -137,6 +147,9 @@ class Engine:
                         self._generate({i: item}, replies, stems)
                     except MotionchatError as single:
                         replies[i].error = str(single)
+        for i, item in prepared.items():
+            made = [self.session.get(m.name) for m in replies[i].motions]
+            replies[i].facts = answer_facts(replies[i], item.request, item.motions, made)
         return replies
 
     def _prepare(self, text: str) -> _Prepared:
@@ -157,7 +170,7 @@ class Engine:
         seed = self.session.seed if self.session.seed is not None else 0
         question = prepare(task, bundle.families, random.Random(f"{seed}:{text}"), codebook_size=codec.codebook_size,
                            frames_per_code=codec.frames_per_code, fps=bundle.fps)
-        return _Prepared(request, question)
+        return _Prepared(request, question, motions)
 
     @property
     def session_fps(self) -> float:
@@ -199,9 +212,10 @@ class Engine:
 
     def _keep_motion(self, item: _Prepared, codes: list[int], request_text: str, stem: str | None) -> MotionResult:
         decoded = decode_answer(self.bundle.codec, item.question, codes)
-        origin = f"{item.request.family}: {request_text}"
-        motion = self.session.add(decoded.joints, origin, self.bundle.skeleton, decoded.features)
-        words = (item.request.caption or item.request.edit or item.request.family).split()[:6]
+        sources = " and ".join(dict.fromkeys(m.name for m in item.motions))
+        origin = f"{item.request.family} of {sources}" if sources else item.request.family
+        motion = self.session.add(decoded.joints, f"{origin}: {request_text}", self.bundle.skeleton, decoded.features)
+        words = (item.request.model_text or item.request.family).split()[:6]
         base = "-".join([stem, motion.name] if stem else [motion.name, *words])
         motion.files = self._write_files(motion, decoded.features, base, request_text)
         return MotionResult(motion.name, motion.frames, motion.skeleton.fps, motion.files)
@@ -210,15 +224,15 @@ class Engine:
         from motionchat.motion.arrays import write_npy
         from motionchat.motion.io import save_motion
 
-        joints_path = save_motion(motion.joints, self.session.output_path(base, ".npy"), skeleton=motion.skeleton)
-        features_path = self.session.output_path(f"{base}-features", ".npy")
-        write_npy(features_path, features.astype(np.float32))
-        files = [joints_path, features_path]
-        if motion.skeleton.n_joints == 22:
-            files.append(save_motion(motion.joints, self.session.output_path(base, ".bvh"), skeleton=motion.skeleton))
-        if self.output_format != "none":
-            path = self.session.output_path(base, f".{self.output_format}")
-            files.append(save_motion(motion.joints, path, skeleton=motion.skeleton, caption=caption))
+        preview = [f".{self.output_format}"] if self.output_format != "none" else []
+        bvh = [".bvh"] if motion.skeleton.n_joints == 22 else []
+        stem = self.session.out_dir / self.session.free_stem(base, [".npy", "-features.npy", *bvh, *preview])
+        files = [save_motion(motion.joints, Path(f"{stem}.npy"), skeleton=motion.skeleton)]
+        motion.files = files  # kept up to date, so a cancelled request can delete what it wrote
+        write_npy(Path(f"{stem}-features.npy"), features.astype(np.float32))
+        files.append(Path(f"{stem}-features.npy"))
+        for ending in bvh + preview:
+            files.append(save_motion(motion.joints, Path(f"{stem}{ending}"), skeleton=motion.skeleton, caption=caption))
         return files
 
     def save(self, motion: SessionMotion, path: Path) -> Path:

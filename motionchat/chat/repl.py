@@ -17,6 +17,7 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings
 from rich.console import Console
+from rich.markup import escape
 
 from motionchat.chat.engine import Engine
 from motionchat.chat.replies import show_reply
@@ -36,6 +37,8 @@ COMMANDS = {
     "/samples N": "motions to make per request",
     "/seed N": "sampling seed (same seed, same answers)",
     "/guidance S": "classifier-free guidance scale (1 = off; higher follows the request more)",
+    "/verbose": "show (or stop showing) the description the model gets",
+    "/actions": "the actions this model has seen in training",
     "/clear": "forget the session's motions",
     "/quit": "leave (Ctrl-D works too)",
 }
@@ -95,6 +98,8 @@ class Repl:
 
     def __init__(self, engine: Engine, console: Console, prompt_session: PromptSession | None = None):
         self.engine = engine
+        self.engine.session.interactive = True
+        self.verbose = False
         self.console = console
         if prompt_session is None:
             path = history_path()
@@ -106,7 +111,8 @@ class Repl:
         self.handlers: dict[str, Callable[[list[str]], bool | None]] = {
             "/help": self._help, "/open": self._open, "/list": self._list, "/save": self._save,
             "/render": self._render, "/play": self._play, "/bundle": self._bundle,
-            "/samples": self._samples, "/seed": self._seed, "/guidance": self._guidance, "/clear": self._clear, "/quit": self._quit,
+            "/samples": self._samples, "/seed": self._seed, "/guidance": self._guidance, "/verbose": self._verbose,
+            "/actions": self._actions, "/clear": self._clear, "/quit": self._quit,
             "/exit": self._quit,
         }
 
@@ -132,12 +138,25 @@ class Repl:
                     if self._command(text):
                         break
                 else:
-                    show_reply(self.console, self.engine.ask(text))
+                    self._ask(text)
             except KeyboardInterrupt:
                 self.console.print("[yellow]cancelled[/]")
             except MotionchatError as err:
-                self.console.print(f"[bold red]error:[/] {err}")
+                self.console.print(f"[bold red]error:[/] {escape(str(err))}")
         self.console.print("bye")
+
+    def _ask(self, text: str) -> None:
+        """Answer a request; Ctrl-C cancels all of it: motions made so far are dropped, files deleted."""
+        mark = self.engine.session.mark()
+        try:
+            with self.console.status("loading model…" if not self.engine.loaded else "working…"):
+                reply = self.engine.ask(text)
+        except KeyboardInterrupt:
+            dropped = self.engine.session.rollback(mark)
+            kept = f" ({', '.join(dropped)} and {'its' if len(dropped) == 1 else 'their'} files removed)" if dropped else ""
+            self.console.print(f"[yellow]cancelled; nothing kept[/]{kept}")
+            return
+        show_reply(self.console, reply, verbose=self.verbose)
 
     def _command(self, text: str) -> bool:
         """Run a slash command; True means leave."""
@@ -158,11 +177,12 @@ class Repl:
             table.add_row(f"[cyan]{usage}[/]", what)
         self.console.print(table)
         self.console.print(HELP_TEXT)
+        self._actions([])
 
     def _open(self, args: list[str]) -> None:
         path = Path(_one(args, "/open FILE")).expanduser()
         motion = self.engine.session.open(path)
-        self.console.print(f"{motion.name}: {motion.frames} frames from {path}")
+        self.console.print(f"{motion.name}: {motion.frames} frames from {escape(str(path))}")
 
     def _list(self, args: list[str]) -> None:
         if not self.engine.session.motions:
@@ -180,12 +200,12 @@ class Repl:
             raise MotionchatError("usage: /save mN PATH (.npy, .bvh, .gif or .mp4)")
         motion = self.engine.session.get(args[0])
         path = self.engine.save(motion, Path(args[1]).expanduser())
-        self.console.print(f"wrote [green]{path}[/]")
+        self.console.print(f"wrote [green]{escape(str(path))}[/]")
 
     def _render(self, args: list[str]) -> None:
         motion = self.engine.session.get(_one(args, "/render mN"))
         path = self.engine.session.output_path(motion.name, ".gif" if self.engine.output_format != "mp4" else ".mp4")
-        self.console.print(f"wrote [green]{self.engine.save(motion, path)}[/]")
+        self.console.print(f"wrote [green]{escape(str(self.engine.save(motion, path)))}[/]")
 
     def _play(self, args: list[str]) -> None:
         from motionchat.motion.terminal import play_in_terminal
@@ -195,7 +215,7 @@ class Repl:
 
     def _bundle(self, args: list[str]) -> None:
         self.engine.use_bundle(Path(_one(args, "/bundle PATH")).expanduser())
-        self.console.print(f"now using {self.engine.describe()}")
+        self.console.print(f"now using {escape(self.engine.describe())}")
 
     def _samples(self, args: list[str]) -> None:
         self.engine.session.samples = _positive_int(_one(args, "/samples N"), "/samples", maximum=16)
@@ -208,6 +228,15 @@ class Repl:
     def _guidance(self, args: list[str]) -> None:
         self.engine.session.guidance = guidance_scale(_one(args, "/guidance S"))
         self.console.print(f"guidance {self.engine.session.guidance:g}")
+
+    def _verbose(self, args: list[str]) -> None:
+        self.verbose = not self.verbose
+        self.console.print(f"verbose {'on' if self.verbose else 'off'}: the description the model gets is {'shown' if self.verbose else 'hidden'}")
+
+    def _actions(self, args: list[str]) -> None:
+        from motionchat.chat.vocabulary import describe_known_actions
+
+        self.console.print(describe_known_actions(self.engine.bundle_path))
 
     def _clear(self, args: list[str]) -> None:
         self.engine.session.clear()

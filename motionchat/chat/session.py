@@ -59,6 +59,7 @@ class Session:
     seed: int | None = None
     guidance: float = DEFAULT_GUIDANCE
     motions: list[SessionMotion] = field(default_factory=list)
+    interactive: bool = False  # the REPL: hints may name its slash commands
     _counter: int = 0
 
     def add(
@@ -81,7 +82,8 @@ class Session:
             if motion.name == name.lower():
                 return motion
         known = ", ".join(m.name for m in self.motions) or "none yet"
-        raise MotionchatError(f"there is no motion {name} in this session (motions: {known}); use /list to see them")
+        hint = "use /list to see them" if self.interactive else "name a motion file instead (e.g. 'describe clip.npy')"
+        raise MotionchatError(f"there is no motion {name} in this session (motions: {known}); {hint}")
 
     def resolve(self, ref: str, *, joint_map: Path | None = None) -> SessionMotion:
         """A router reference -> a motion, loading a file into the session when it names one."""
@@ -89,9 +91,8 @@ class Session:
             needed = 1 if ref == LAST else 2
             if len(self.motions) < needed:
                 what = "a motion" if needed == 1 else "two motions"
-                raise MotionchatError(
-                    f"this needs {what} in the session first; make one, or /open a file"
-                )
+                how = "make one, or /open a file" if self.interactive else "name a motion file in the request"
+                raise MotionchatError(f"this needs {what} in the session first; {how}")
             return self.motions[-needed]
         if re.fullmatch(r"m\d+", ref, re.I):
             return self.get(ref)
@@ -108,11 +109,36 @@ class Session:
 
     def output_path(self, stem: str, suffix: str) -> Path:
         """A fresh path in the output folder: never overwrites, numbers instead (walk.gif, walk-2.gif)."""
+        return self.out_dir / f"{self.free_stem(stem, [suffix])}{suffix}"
+
+    def free_stem(self, stem: str, endings: list[str]) -> str:
+        """One file-name stem for all of an answer's files (`endings` such as '.npy', '-features.npy'),
+        none of which exists yet: walk.npy + walk-features.npy, else walk-2.npy + walk-2-features.npy."""
+        self.check_out_dir()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:60] or "motion"
-        candidate = self.out_dir / f"{stem}{suffix}"
-        number = 2
-        while candidate.exists():
-            candidate = self.out_dir / f"{stem}-{number}{suffix}"
+        stem = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9_-]+", "-", stem)).strip("-")[:60].strip("-") or "motion"
+        candidate, number = stem, 2
+        while any((self.out_dir / f"{candidate}{ending}").exists() for ending in endings):
+            candidate = f"{stem}-{number}"
             number += 1
         return candidate
+
+    def check_out_dir(self) -> None:
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise MotionchatError(f"--out {self.out_dir} is a file; --out takes a folder for the files made")
+
+    # --- undo for a cancelled request -----------------------------------------------------------
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.motions), self._counter
+
+    def rollback(self, mark: tuple[int, int]) -> list[str]:
+        """Forget the motions added since `mark` and delete their files; returns their names."""
+        count, counter = mark
+        dropped = self.motions[count:]
+        for motion in dropped:
+            for path in motion.files:
+                path.unlink(missing_ok=True)
+        del self.motions[count:]
+        self._counter = counter
+        return [m.name for m in dropped]
