@@ -11,6 +11,7 @@ the data itself, so memory grows with the worker count (about one dataset's feat
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import platform
@@ -58,6 +59,22 @@ class EvaluationInputs:
     mm_prompts: int = 100
     guidance: float = 1.0
     device: str = "cpu"
+
+
+def with_shipped_networks(inputs: EvaluationInputs) -> EvaluationInputs:
+    """On a synthetic corpus (it has labels.jsonl), the evaluator and recogniser shipped in
+    eval/assets stand in for those not given; other data needs its own."""
+    from eval.assets import SHIPPED_EVALUATOR, SHIPPED_RECOGNIZER
+    from motionchat.filenames import LABELS_FILE
+
+    if not (Path(inputs.data) / LABELS_FILE).is_file():
+        return inputs
+    changes = {}
+    if inputs.evaluator is None and inputs.guo_checkpoint is None:
+        changes["evaluator"] = SHIPPED_EVALUATOR
+    if inputs.recognizer is None:
+        changes["recognizer"] = SHIPPED_RECOGNIZER
+    return dataclasses.replace(inputs, **changes)
 
 
 def _embedder(inputs: EvaluationInputs):
@@ -295,7 +312,7 @@ def run_evaluation(tasks: list[str], *, out: Path, workers: int | None = None, q
     from eval.report import write_report
 
     started = time.perf_counter()
-    inputs = EvaluationInputs(**inputs)
+    inputs = with_shipped_networks(EvaluationInputs(**inputs))
     evaluation = Evaluation(tasks, inputs)
     workers = min(len(tasks), workers or default_workers(tasks, inputs.device))
     console.print(evaluation.data.describe() + (f"; {workers} worker processes" if workers > 1 else ""))
