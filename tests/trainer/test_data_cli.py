@@ -33,7 +33,8 @@ def synth_dir(tmp_path_factory):
 
 
 def test_synth_writes_a_loadable_corpus(synth_dir):
-    assert len(MotionClips(synth_dir, "train")) + len(MotionClips(synth_dir, "test")) == 8
+    sizes = [len(MotionClips(synth_dir, split)) for split in ("train", "val", "test")]
+    assert sizes == [4, 2, 2]  # four groups of two: two train, one val, one test
     assert (synth_dir / "labels.jsonl").is_file() and (synth_dir / "edits.jsonl").is_file()
 
 
