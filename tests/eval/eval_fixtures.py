@@ -8,7 +8,7 @@ from pathlib import Path
 
 from motionchat.data.synth.corpus import synthesize_corpus
 
-CLIPS = 80  # the first groups alternate train/test: 40 + 40 clips, enough for one R-Precision batch
+CLIPS = 214  # train 172, val 10, test 32: enough for one R-Precision batch of 32
 TINY_EVALUATOR = ["model.width=32", "model.embed_dim=32", "train.eval_every=0", "train.batch_size=16", "text_vocab_size=120"]
 TINY_RECOGNIZER = ["model.width=24", "train.eval_every=0", "train.batch_size=8"]
 

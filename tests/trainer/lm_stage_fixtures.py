@@ -15,7 +15,7 @@ from trainer.checkpoint import list_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-CLIPS = 80  # the first groups alternate train/test: 40 + 40 clips, no val split
+CLIPS = 80  # train 64, val 4, test 12
 TINY_VQ = ["vq.width=16", "vq.code_dim=16", "vq.codebook_size=32", "vq.depth=2", "train.batch_size=4", "train.eval_every=0"]
 TINY_LM = ["lm.text_vocab_size=300", "lm.d_model=32", "lm.d_kv=8", "lm.d_ff=64", "lm.num_heads=4", "lm.num_encoder_layers=1",
            "lm.num_decoder_layers=1"]  # fmt: skip

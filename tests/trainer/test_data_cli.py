@@ -38,6 +38,20 @@ def test_synth_writes_a_loadable_corpus(synth_dir):
     assert (synth_dir / "labels.jsonl").is_file() and (synth_dir / "edits.jsonl").is_file()
 
 
+@pytest.mark.slow
+def test_a_300_clip_corpus_has_three_splits_and_trains_end_to_end(tmp_path):
+    """`--clips 300` used to give train 150 / val 0 / test 150, which stage 1 refused."""
+    from motionchat.bundle import load_bundle
+
+    data = tmp_path / "synth300"
+    result = invoke("synth", "--out", data, "--clips", 300, "--seed", 0, "--workers", 1)
+    assert result.exit_code == 0 and "(train 238, val 16, test 46)" in result.output, result.output
+    bundle = tmp_path / "bundle"
+    result = runner.invoke(app, ["all", "--data", str(data), "--out", str(bundle), "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    assert load_bundle(bundle) is not None
+
+
 def test_synth_refuses_bad_input(synth_dir, tmp_path):
     assert_one_line_error(invoke("synth", "--out", synth_dir, "--clips", 4), "not empty", "--force")
     assert_one_line_error(invoke("synth", "--out", tmp_path / "x", "--clips", 1), "--clips 1")
