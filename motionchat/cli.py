@@ -53,6 +53,7 @@ ENGINE_OPTIONS = {
     "output_format": (Annotated[str, typer.Option("--format", help="Preview written with each motion: gif, mp4 or none.")], "gif"),
     "samples": (Annotated[int, typer.Option("--samples", min=1, max=16, help="Motions (or captions) per request.")], 1),
     "seed": (Annotated[Optional[int], typer.Option("--seed", min=0, help="Sampling seed; same seed, same answers.")], None),
+    "raw": (Annotated[bool, typer.Option("--raw", help="Keep generated motions as decoded: no skeleton clean-up (rigid bones, planted feet).")], False),
 }
 
 
@@ -71,17 +72,17 @@ def main(
         friendly_errors(_chat)(**engine)
 
 
-def _engine(bundle: Path | None, out: Path, output_format: str, samples: int, seed: int | None):
+def _engine(bundle: Path | None, out: Path, output_format: str, samples: int, seed: int | None, raw: bool):
     from motionchat.chat.engine import Engine
     from motionchat.chat.session import Session
 
-    return Engine(Session(out_dir=out, samples=samples, seed=seed), bundle, output_format)
+    return Engine(Session(out_dir=out, samples=samples, seed=seed), bundle, output_format, raw=raw)
 
 
-def _chat(bundle, out, output_format, samples, seed) -> None:
+def _chat(**engine) -> None:
     from motionchat.chat.repl import Repl
 
-    Repl(_engine(bundle, out, output_format, samples, seed), console).run()
+    Repl(_engine(**engine), console).run()
 
 
 @app.command()

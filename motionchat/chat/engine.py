@@ -57,11 +57,13 @@ class _Prepared:
 
 
 class Engine:
-    def __init__(self, session: Session, bundle_path: Path | None = None, output_format: str = "gif"):
+    def __init__(self, session: Session, bundle_path: Path | None = None, output_format: str = "gif", raw: bool = False):
+        """`raw` keeps generated motions as decoded, without the skeleton clean-up (`motion.cleanup`)."""
         if output_format not in PREVIEW_FORMATS:
             raise MotionchatError(f"--format {output_format}: use one of {', '.join(PREVIEW_FORMATS)}")
         self.session = session
         self.output_format = output_format
+        self.raw = raw
         self._bundle = None
         self._load_error: BaseException | None = None
         self.use_bundle(bundle_path or default_bundle_path())
@@ -231,8 +233,11 @@ class Engine:
                 reply.error = "; ".join(reply.problems) or "the model gave no usable answer"
 
     def _keep_motion(self, item: _Prepared, codes: list[int], request_text: str, stem: str | None) -> MotionResult:
+        from motionchat.motion.cleanup import clean_generated
+
         decoded = self.bundle.codec.decode(item.prefix_codes + codes, item.target_frames)
-        motion = self.session.add(decoded.joints, f"{item.request.family}: {request_text}", self.bundle.skeleton)
+        joints = decoded.joints if self.raw else clean_generated(decoded.features, decoded.joints, self.bundle.skeleton)
+        motion = self.session.add(joints, f"{item.request.family}: {request_text}", self.bundle.skeleton)
         words = (item.request.caption or item.request.edit or item.request.family).split()[:6]
         base = "-".join([stem, motion.name] if stem else [motion.name, *words])
         motion.files = self._write_files(motion, decoded.features, base, request_text)
