@@ -26,12 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from motionchat.motion.skeleton import (
-    HUMANML3D,
-    SkeletonSpec,
-    bone_lengths,
-    with_bone_lengths,
-)
+from motionchat.motion.skeleton import HUMANML3D, SkeletonSpec, bone_lengths, with_bone_lengths
 
 BLEND_FRAMES = 4
 CONTACT_THRESHOLD = 0.5  # a decoded contact channel above this counts as contact

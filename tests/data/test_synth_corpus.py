@@ -9,25 +9,10 @@ import pytest
 from motionchat.data.dataset import MotionClips, read_captions, read_split
 from motionchat.data.synth.captions import parse_caption
 from motionchat.data.synth.compose import generate_clip
-from motionchat.data.synth.corpus import (
-    SPLIT_FRACTIONS,
-    make_group,
-    plan_groups,
-    read_labels,
-    synthesize_corpus,
-)
-from motionchat.data.synth.program import (
-    adjacent_pairs,
-    coverage_actions,
-    held_out_pairs,
-)
+from motionchat.data.synth.corpus import SPLIT_FRACTIONS, make_group, plan_groups, read_labels, synthesize_corpus
+from motionchat.data.synth.program import adjacent_pairs, coverage_actions, held_out_pairs
 from motionchat.data.synth.segment import Style
-from motionchat.data.synth.vocabulary import (
-    Action,
-    check_program,
-    coverage_items,
-    program_from_dicts,
-)
+from motionchat.data.synth.vocabulary import Action, check_program, coverage_items, program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.motion.normalizer import Normalizer
 

@@ -4,17 +4,8 @@ import numpy as np
 import pytest
 from test_features import synthetic_motion
 
-from motionchat.motion.cleanup import (
-    clean_generated,
-    clean_motion,
-    foot_joints,
-    skeleton_figures,
-)
-from motionchat.motion.features import (
-    feature_layout,
-    features_to_joints,
-    joints_to_features,
-)
+from motionchat.motion.cleanup import clean_generated, clean_motion, foot_joints, skeleton_figures
+from motionchat.motion.features import feature_layout, features_to_joints, joints_to_features
 from motionchat.motion.skeleton import HUMANML3D, bone_lengths
 
 FEET = foot_joints(HUMANML3D)  # left ankle, left toe, right ankle, right toe

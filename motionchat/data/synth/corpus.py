@@ -40,24 +40,10 @@ import numpy as np
 from motionchat.data.synth.captions import caption_line, write_captions
 from motionchat.data.synth.compose import ClipTooLong, generate_clip
 from motionchat.data.synth.edits import Edit, describe_edit, sample_edit
-from motionchat.data.synth.program import (
-    adjacent_pairs,
-    coverage_actions,
-    held_out_pairs,
-    sample_action,
-    sample_program,
-)
+from motionchat.data.synth.program import adjacent_pairs, coverage_actions, held_out_pairs, sample_action, sample_program
 from motionchat.data.synth.segment import Style
 from motionchat.data.synth.vocabulary import Action, Program, program_to_dicts
-from motionchat.data.writer import (
-    SPLITS,
-    FeatureStats,
-    clip_arrays,
-    prepare_out_dir,
-    write_clip,
-    write_splits,
-    write_statistics,
-)
+from motionchat.data.writer import SPLITS, FeatureStats, clip_arrays, prepare_out_dir, write_clip, write_splits, write_statistics
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from motionchat.motion.skeleton import HUMANML3D

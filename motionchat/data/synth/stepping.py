@@ -11,14 +11,7 @@ import numpy as np
 
 from motionchat.data.synth.body import SIDE_INDEX
 from motionchat.data.synth.gait import Gait, gait_segment, swing_hands, travel_profile
-from motionchat.data.synth.segment import (
-    FPS,
-    SETTLE_FRAMES,
-    SPEED_FACTOR,
-    Segment,
-    Style,
-    minjerk,
-)
+from motionchat.data.synth.segment import FPS, SETTLE_FRAMES, SPEED_FACTOR, Segment, Style, minjerk
 from motionchat.data.synth.vocabulary import Action
 from motionchat.motion.timing import MAX_FRAMES
 
