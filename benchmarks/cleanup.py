@@ -25,13 +25,13 @@ from motionchat.chat.engine import default_bundle_path
 from motionchat.data.dataset import MotionClips
 from motionchat.errors import friendly_errors
 from motionchat.lm.generation import DecodingConfig, generate
-from motionchat.motion.cleanup import clean_motion, skeleton_figures
+from motionchat.motion.cleanup import clean_generated, planted_mask, skeleton_figures
 from motionchat.motion.features import feature_layout, features_to_joints
 from motionchat.tasks.examples import TaskValues, build_prompt
 
 
-def _summary(name: str, motions: list[tuple[np.ndarray, np.ndarray]], skeleton) -> None:
-    figures = [skeleton_figures(joints, contacts, skeleton) for joints, contacts in motions]
+def _summary(name: str, motions: list[np.ndarray], planted: list[np.ndarray], skeleton) -> None:
+    figures = [skeleton_figures(joints, mask, skeleton) for joints, mask in zip(motions, planted)]
     deviation = np.mean([f["bone_deviation_m"] for f in figures])
     steps = sum(f["contact_steps"] for f in figures)
     slide = sum(f["foot_slide_m"] * f["contact_steps"] for f in figures) / max(steps, 1)
@@ -66,17 +66,11 @@ def main() -> None:
     print(f"{n} test clips of {args.data}; bundle {args.bundle or default_bundle_path()}")
 
     print("\n-- the corpus's own clips (their contact labels)")
-    _summary("corpus", [(j, f[:, contacts]) for j, f in zip(truth_joints, truth)], skeleton)
+    _summary("corpus", truth_joints, [planted_mask(j, f[:, contacts], skeleton) for j, f in zip(truth_joints, truth)],
+             skeleton)
 
     decoded = bundle.codec.decode_many(bundle.codec.encode_many(truth), [len(f) for f in truth])
-    raw = [(d.joints, d.features[:, contacts]) for d in decoded]
-    cleaned = [(clean_motion(j, c, skeleton), c) for j, c in raw]
-    print("\n-- tokenizer reconstructions (encode -> decode)")
-    _summary("raw", raw, skeleton)
-    _summary("cleaned", cleaned, skeleton)
-    for name, motions in (("raw", raw), ("cleaned", cleaned)):
-        global_m, aligned_m = _mpjpe([(j, t) for (j, _), t in zip(motions, truth_joints)])
-        print(f"  {name:<28} MPJPE {global_m * 1000:6.1f} mm global, {aligned_m * 1000:6.1f} mm root-aligned")
+    _compare("tokenizer reconstructions (encode -> decode)", decoded, contacts, skeleton, truth_joints)
 
     family = bundle.families["t2m"]
     prompts = [build_prompt(family, TaskValues(caption=clips.captions[i][0].text), np.random.default_rng(i),
@@ -84,10 +78,21 @@ def main() -> None:
     answers = generate(bundle.lm.model, bundle.lm.tokenizer, bundle.lm.vocab, prompts, ["motion"] * n,
                        DecodingConfig(do_sample=True, top_k=50, seed=0))
     codes = [a[0].codes for a in answers if a[0].ok]
-    generated = [(d.joints, d.features[:, contacts]) for d in bundle.codec.decode_many(codes)]
-    print(f"\n-- text->motion answers to the clips' first captions ({len(generated)} of {n} well formed)")
-    _summary("raw", generated, skeleton)
-    _summary("cleaned", [(clean_motion(j, c, skeleton), c) for j, c in generated], skeleton)
+    _compare(f"text->motion answers to the clips' first captions ({len(codes)} of {n} well formed)",
+             bundle.codec.decode_many(codes), contacts, skeleton)
+
+
+def _compare(title: str, decoded, contacts: slice, skeleton, truth_joints=None) -> None:
+    raw = [d.joints for d in decoded]
+    planted = [planted_mask(j, d.features[:, contacts], skeleton) for j, d in zip(raw, decoded)]
+    cleaned = [clean_generated(d.features, j, skeleton) for j, d in zip(raw, decoded)]
+    print(f"\n-- {title}")
+    _summary("raw", raw, planted, skeleton)
+    _summary("cleaned", cleaned, planted, skeleton)
+    if truth_joints is not None:
+        for name, motions in (("raw", raw), ("cleaned", cleaned)):
+            global_m, aligned_m = _mpjpe(list(zip(motions, truth_joints)))
+            print(f"  {name:<28} MPJPE {global_m * 1000:6.1f} mm global, {aligned_m * 1000:6.1f} mm root-aligned")
 
 
 if __name__ == "__main__":

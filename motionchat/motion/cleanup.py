@@ -105,10 +105,9 @@ def clean_motion(joints: np.ndarray, contacts: np.ndarray, skeleton: SkeletonSpe
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (skeleton.n_joints, 3):
         raise ValueError(f"joints have shape {joints.shape}, expected (T, {skeleton.n_joints}, 3) for {skeleton.name}")
-    contact_mask(contacts, len(joints), skeleton)  # checks the shape before any work
+    mask = planted_mask(joints, contacts, skeleton)
     lengths = np.median(bone_lengths(joints, skeleton), axis=0)
     out = with_bone_lengths(joints, skeleton, lengths)
-    mask = planted_mask(out, contacts, skeleton)
     parents = skeleton.parents
     for k, (ankle, toe) in enumerate((skeleton.feet_left, skeleton.feet_right)):
         if parents[toe] != ankle:
@@ -127,11 +126,13 @@ def clean_motion(joints: np.ndarray, contacts: np.ndarray, skeleton: SkeletonSpe
     return out.astype(np.float32)
 
 
-def skeleton_figures(joints: np.ndarray, contacts: np.ndarray, skeleton: SkeletonSpec = HUMANML3D) -> dict[str, float]:
+def skeleton_figures(joints: np.ndarray, planted: np.ndarray, skeleton: SkeletonSpec = HUMANML3D) -> dict[str, float]:
     """Per clip: the largest deviation of a bone's length from its clip median (m), and the mean
-    horizontal step (m per frame) of foot joints between two frames both planted (`planted_mask`)."""
+    horizontal step (m per frame) of foot joints between two frames both `planted` ((T, 4) bool,
+    `planted_mask` of the motion before any clean-up, so that raw and cleaned compare on the same
+    frames)."""
     joints = np.asarray(joints, dtype=np.float64)
-    mask = planted_mask(joints, contacts, skeleton)
+    mask = contact_mask(planted, len(joints), skeleton)
     lengths = bone_lengths(joints, skeleton)[:, 1:]
     feet = foot_joints(skeleton)
     steps = np.linalg.norm(np.diff(joints[:, feet][..., [0, 2]], axis=0), axis=-1)  # (T-1, 4)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from test_features import synthetic_motion
 
-from motionchat.motion.cleanup import clean_generated, clean_motion, foot_joints, skeleton_figures
+from motionchat.motion.cleanup import clean_generated, clean_motion, foot_joints, planted_mask, skeleton_figures
 from motionchat.motion.features import feature_layout, features_to_joints, joints_to_features
 from motionchat.motion.skeleton import HUMANML3D, bone_lengths
 
@@ -45,16 +45,18 @@ def test_bones_become_rigid_at_their_median_lengths():
     after = bone_lengths(cleaned.astype(np.float64), HUMANML3D)
     np.testing.assert_allclose(after, np.broadcast_to(np.median(lengths, axis=0), after.shape), atol=1e-5)
     np.testing.assert_allclose(cleaned[:, 0], stretched[:, 0], atol=1e-6)  # the root path stays
-    assert skeleton_figures(cleaned, np.zeros((80, 4)))["bone_deviation_m"] < 1e-5
+    assert skeleton_figures(cleaned, np.zeros((80, 4), dtype=bool))["bone_deviation_m"] < 1e-5
 
 
 def test_planted_feet_hold_one_place_on_the_floor_and_the_legs_stay_rigid():
     joints, contacts = standing_with_sliding_feet()
     joints = rubbery(joints, seed=1, stretch_m=0.01)
-    before = skeleton_figures(joints, contacts)
+    planted = planted_mask(joints, contacts, HUMANML3D)
+    assert planted.all()
+    before = skeleton_figures(joints, planted)
     assert before["foot_slide_m"] > 0.0009 and before["bone_deviation_m"] > 0.009
     cleaned = clean_motion(joints, contacts).astype(np.float64)
-    after = skeleton_figures(cleaned, contacts)
+    after = skeleton_figures(cleaned, planted)
     assert after["foot_slide_m"] < 1e-5 and after["bone_deviation_m"] < 1e-5
     for foot in FEET:
         track = cleaned[:, foot]
@@ -91,7 +93,8 @@ def test_a_real_clip_with_its_own_contacts_stays_close(clip_id, realdata):
     joints = features_to_joints(features)
     contacts = features[:, feature_layout(HUMANML3D).foot_contacts]
     cleaned = clean_generated(features, joints)
-    before, after = skeleton_figures(joints, contacts), skeleton_figures(cleaned, contacts)
+    planted = planted_mask(joints, contacts, HUMANML3D)
+    before, after = skeleton_figures(joints, planted), skeleton_figures(cleaned, planted)
     error = np.linalg.norm(cleaned - joints, axis=-1)
     print(f"\n{clip_id} cleaned vs official joints: mean {error.mean() * 100:.2f} cm, max {error.max() * 100:.2f} cm; "
           f"foot slide in contact {before['foot_slide_m'] * 100:.2f} -> {after['foot_slide_m'] * 100:.2f} cm/frame")
@@ -113,3 +116,13 @@ def test_bad_input_is_refused():
         clean_motion(joints, np.zeros((9, 4)))
     with pytest.raises(ValueError, match="expected"):
         clean_motion(joints[:, :21], np.zeros((10, 4)))
+
+
+def test_a_foot_paused_in_the_air_is_not_planted():
+    """HumanML3D's contact rule is a speed threshold: a kick's top counts. Planted needs the floor too."""
+    joints, contacts = standing_with_sliding_feet(40, drift_m=0.0)
+    joints[20:30, [8, 11], 1] += 0.3  # the right foot held up for half a second, "in contact"
+    planted = planted_mask(joints, contacts, HUMANML3D)
+    assert planted[:, :2].all() and not planted[20:30, 2:].any() and planted[:20, 2:].all()
+    cleaned = clean_motion(joints, contacts)
+    assert cleaned[23:27, 11, 1].min() > 0.25  # up, away from the runs on the floor either side and their easing
