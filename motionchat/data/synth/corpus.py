@@ -273,6 +273,20 @@ def synthesize_corpus(
     return CorpusSummary(root, len(clips), meta["splits"], len(edits), sorted(held))
 
 
+def describe_corpus(root: str | Path) -> str:
+    """How a dataset folder came about, for model cards: the `trainer data synth` command and seed
+    of a synthetic corpus (from its corpus.json), else the folder's name (never a full local path)."""
+    root = Path(root)
+    try:
+        meta = json.loads((root / "corpus.json").read_text(encoding="utf-8"))
+        clips, seed, version, splits = int(meta["clips"]), int(meta["seed"]), meta["version"], meta["splits"]
+        counts = "/".join(str(splits.get(name, 0)) for name in SPLITS)
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return f"the dataset folder `{root.name}`"
+    return (f"`trainer data synth --out {root.name} --clips {clips} --seed {seed}` (synthetic corpus, generator "
+            f"version {version}, corpus seed {seed}; train/val/test {counts} clips)")
+
+
 def _label_row(clip: ClipRecord) -> dict:
     return {"id": clip.clip_id, "split": clip.split, "program": program_to_dicts(clip.program), "frames": clip.frames,
             "segments": [list(s) for s in clip.spans], "compositional": clip.compositional}
