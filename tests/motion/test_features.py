@@ -106,10 +106,49 @@ def test_joints_to_features_reproduces_official_features_from_all_processed_fram
     assert errors["contacts agree"] == 1.0
 
 
+UNEXPLAINED_612 = pytest.mark.xfail(strict=True, reason=(
+    "000612 (momask-codes example_data, not the HumanML3D repository; no new_joints to check against): "
+    "rows 0-60 round-trip to 1e-7, later rows differ (up to 8.6e-2 on dims 0-66 near row 144, where "
+    "the facing passes 180 degrees), which the other clips' exact match does not explain yet"))
+
+
+@pytest.mark.parametrize("clip_id", [*CLIPS, pytest.param("000612", marks=UNEXPLAINED_612)])
+def test_every_fixture_clip_round_trips_through_its_processed_joints(clip_id, realdata):
+    """Every feature fixture (000612 has no new_joints) -> its T+1 processed joint frames ->
+    features again: the whole feature computation, smoothing and root rotation included."""
+    features = np.load(realdata(f"humanml3d/new_joint_vecs/{clip_id}.npy"), allow_pickle=False)
+    ours = joints_to_features(features_to_joints(features, final_frame=True))
+    errors = _errors(ours, features)
+    print(f"\n{clip_id} features -> joints(T+1) -> features, {len(ours)} frames: {_format(errors)}")
+    assert errors["dims 0-66"] <= 1e-5 and errors["velocities 193-258"] <= 1e-5
+    assert errors["rotations 67-192"] <= 1e-4 and errors["contacts agree"] == 1.0
+
+
+def test_facing_is_smoothed_as_scipy_gaussian_filter1d_sigma_20_nearest_truncate_4():
+    """HumanML3D smooths the IK's forward direction with gaussian_filter1d(forward, 20, axis=0,
+    mode='nearest') (truncate at its default, 4 sigma = 80 frames), then normalises. Checked against
+    the kernel written out: the edges repeat the first and last frames."""
+    from motionchat.motion.skeleton import _ik_root_forward
+
+    joints = synthetic_motion(HUMANML3D, 150, seed=8)
+    raw = _ik_root_forward(joints, HUMANML3D, smooth_forward=False)  # unit vectors
+    offsets = np.arange(-80, 81)
+    kernel = np.exp(-0.5 * (offsets / 20.0) ** 2)
+    kernel /= kernel.sum()
+    padded = np.concatenate([np.repeat(raw[:1], 80, axis=0), raw, np.repeat(raw[-1:], 80, axis=0)])
+    expected = np.stack([kernel @ padded[t : t + 161] for t in range(len(raw))])
+    expected /= np.linalg.norm(expected, axis=-1, keepdims=True)
+    np.testing.assert_allclose(_ik_root_forward(joints, HUMANML3D, smooth_forward=True), expected, atol=1e-12)
+
+
 @pytest.mark.parametrize("clip_id", CLIPS)
 def test_joints_to_features_on_new_joints_alone(clip_id, realdata):
-    """Straight from new_joints (T frames -> T-1 features). The missing last frame only shifts the
-    smoothed facing of the frames it reaches, so frames farther than that match to 1e-4."""
+    """Straight from new_joints (T frames -> T-1 features). HumanML3D made the features from T+1
+    frames and new_joints drops the last one, which no computation can bring back; with 'nearest'
+    edges the padding past the end repeats frame T-1 instead of frame T and carries up to half the
+    kernel's weight near the end, so a clip still turning there (012314: 0.03 rad a frame) differs
+    over the frames the kernel reaches (measured 6.8e-3 on dims 0-66), while frames farther than
+    that match to 1e-4 and, given all T+1 frames, every frame matches to 1e-5 (tests above)."""
     features, joints = _fixture(realdata, clip_id)
     ours = joints_to_features(joints)
     assert ours.shape == (len(joints) - 1, 263)
