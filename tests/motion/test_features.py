@@ -131,7 +131,9 @@ def test_facing_is_smoothed_as_scipy_gaussian_filter1d_sigma_20_nearest_truncate
     from motionchat.motion.skeleton import _ik_root_forward
 
     joints = synthetic_motion(HUMANML3D, 150, seed=8)
-    raw = _ik_root_forward(joints, HUMANML3D, smooth_forward=False)  # unit vectors
+    r_hip, l_hip, r_sdr, l_sdr = HUMANML3D.face_joints  # the IK's across: (l_hip - r_hip) + (r_sdr - l_sdr)
+    across = joints[:, l_hip] - joints[:, r_hip] + joints[:, r_sdr] - joints[:, l_sdr]
+    raw = np.cross([0.0, 1.0, 0.0], across / np.linalg.norm(across, axis=-1, keepdims=True))  # not yet unit
     offsets = np.arange(-80, 81)
     kernel = np.exp(-0.5 * (offsets / 20.0) ** 2)
     kernel /= kernel.sum()
