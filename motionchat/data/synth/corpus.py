@@ -22,7 +22,7 @@ groups are dealt to the splits in an even interleave of the quotas left. Train a
 contain a held-out ordered pair; about a third of the other test groups are built around one.
 
 Version 2 (issue 18): exact split quotas (version 1 drew the splits of non-coverage groups at
-random and had no val split below 377 clips) and retries that draw afresh (see `make_group`).
+random and had no val split up to 377 clips) and retries that draw afresh (see `make_group`).
 """
 
 from __future__ import annotations
