@@ -423,6 +423,8 @@ class _Grid:
         self.cell = scenes[0].size
         rows = -(-len(scenes) // columns)
         self.size = (columns * self.cell[0], rows * self.cell[1])
+        # In drawing pixels, as a scene's (its frames come out SUPERSAMPLE times smaller).
+        self.width, self.height = self.size[0] * SUPERSAMPLE, self.size[1] * SUPERSAMPLE
         self._last: dict[int, Image.Image] = {}
 
     def frame(self, t: int) -> Image.Image:
@@ -449,7 +451,7 @@ def _write_gif(scene: _Scene | _Grid, path: Path) -> None:
 def write_mp4(scene: _Scene | _Grid, path: Path) -> None:
     import imageio_ffmpeg
 
-    size = scene.size
+    size = (scene.width // SUPERSAMPLE, scene.height // SUPERSAMPLE)
     # Flat colours compress well: 'veryfast' gives smaller files than the default preset, sooner.
     writer = imageio_ffmpeg.write_frames(
         str(path), size, fps=scene.fps, codec="libx264", pix_fmt_out="yuv420p",

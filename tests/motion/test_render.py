@@ -173,6 +173,8 @@ def test_a_grid_draws_each_clip_frame_once_and_tiles_the_panels(tmp_path, monkey
     assert frames.shape == (12, 2 * 64, 2 * 64, 3)  # 2 x 2 cells, the fourth empty
     assert np.abs(frames[-1].astype(int) - frames[-2]).max() > 0  # the longest clip still moves
     assert np.abs(frames[-1, 64:, :64].astype(int) - frames[8, 64:, :64]).max() <= 1  # the 8-frame one holds
+    mp4 = render_grid(motions, tmp_path / "grid.mp4", ["a", "b", "c"], ["", "", ""], size_px=64)
+    assert iio.imread(mp4, index=None).shape[:3] == (12, 2 * 64, 2 * 64)
     stills = iio.imread(render_grid(motions, tmp_path / "grid.png", ["a", "b", "c"], ["", "", ""], size_px=64, stills=4))
     assert stills.shape[:2] == (3 * 64, 4 * 64)
     with pytest.raises(MotionchatError, match="2 captions for 3 motions"):
