@@ -106,6 +106,7 @@ def test_joints_to_features_reproduces_official_features_from_all_processed_fram
     assert errors["contacts agree"] == 1.0
 
 
+@pytest.mark.parametrize("clip_id", CLIPS)
 def test_every_fixture_clip_round_trips_through_its_processed_joints(clip_id, realdata):
     """Every feature fixture (000612 has no new_joints) -> its T+1 processed joint frames ->
     features again: the whole feature computation, smoothing and root rotation included."""
