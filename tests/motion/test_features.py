@@ -108,8 +108,8 @@ def test_joints_to_features_reproduces_official_features_from_all_processed_fram
 
 @pytest.mark.parametrize("clip_id", CLIPS)
 def test_every_fixture_clip_round_trips_through_its_processed_joints(clip_id, realdata):
-    """Every feature fixture (000612 has no new_joints) -> its T+1 processed joint frames ->
-    features again: the whole feature computation, smoothing and root rotation included."""
+    """Official features -> their T+1 processed joint frames -> features again: the whole feature
+    computation, smoothing and root rotation included (000612: see the next test)."""
     features = np.load(realdata(f"humanml3d/new_joint_vecs/{clip_id}.npy"), allow_pickle=False)
     ours = joints_to_features(features_to_joints(features, final_frame=True))
     errors = _errors(ours, features)
