@@ -57,6 +57,7 @@ ENGINE_OPTIONS = {
         Annotated[Optional[float], typer.Option("--guidance", help="Classifier-free guidance scale (1 = off; higher follows the request more).")],
         None,
     ),
+    "raw": (Annotated[bool, typer.Option("--raw", help="Keep generated motions as decoded: no skeleton clean-up (rigid bones, planted feet).")], False),
 }
 
 
@@ -75,7 +76,9 @@ def main(
         friendly_errors(_chat)(**engine)
 
 
-def _engine(bundle: Path | None, out: Path, output_format: str, samples: int, seed: int | None, guidance: float | None):
+def _engine(
+    bundle: Path | None, out: Path, output_format: str, samples: int, seed: int | None, guidance: float | None, raw: bool
+):
     from motionchat.chat.engine import Engine
     from motionchat.chat.session import Session, guidance_scale
 
@@ -83,7 +86,7 @@ def _engine(bundle: Path | None, out: Path, output_format: str, samples: int, se
     if guidance is not None:
         session.guidance = guidance_scale(guidance)
     session.check_out_dir()  # before the model loads, not after the first answer
-    return Engine(session, bundle, output_format.lower())
+    return Engine(session, bundle, output_format.lower(), raw=raw)
 
 
 def _chat(**engine) -> None:

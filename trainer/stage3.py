@@ -34,8 +34,10 @@ from torch.utils.data import Dataset
 from motionchat.bundle import save_bundle
 from motionchat.data.dataset import MotionClips
 from motionchat.data.labels import read_edits, read_labels_if_any
-from motionchat.data.synth.captions import write_captions
-from motionchat.data.synth.vocabulary import program_from_dicts
+from motionchat.data.synth.captions import parse_caption, write_captions
+from motionchat.data.synth.corpus import describe_corpus
+from motionchat.data.synth.edits import parse_difference
+from motionchat.data.synth.vocabulary import check_program, program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from motionchat.filenames import EVAL_FILE, LM_DIR, PROVENANCE_FILE
@@ -46,6 +48,7 @@ from motionchat.motion.timing import frames_to_codes
 from motionchat.tasks.answering import TASKS, Question, TaskRequest, answer_questions, check_generation_rate, prepare
 from motionchat.tasks.examples import TaskValues, build_target, known_frames
 from motionchat.tasks.families import Family, load_families
+from motionchat.tasks.templates import read_answer
 from motionchat.vq import VQ_FILE
 from motionchat.vq.codec import MotionCodec
 from trainer.conditioning import NULL_PROMPT, corrupt_motion_history, gap_line, prompt_gap
@@ -254,9 +257,38 @@ class InstructionExamples(Dataset):
 CHECK_DECODING = DecodingConfig(do_sample=True, seed=0)
 
 
-def check_answers(model: nn.Module, lm: LanguageModel, dataset: InstructionExamples) -> dict[str, dict[str, Any]]:
-    """One sampled answer per family (for its first example): does it have the family's output type?
-    A motion cut by the length limit (the decoder forces <eom> there) is flagged `at_length_limit`."""
+def text_answer_problem(family: Family, text: str, synthetic: bool) -> str | None:
+    """Why a text answer is not well formed for its family, or None.
+
+    It must read as one of the family's answer templates (so a duration family's answer holds a
+    duration); on the synthetic corpus a caption must also parse into a valid program and a
+    difference into a change, by the corpus's own parsers.
+    """
+    readings = read_answer(family.answers, text)
+    if not readings:
+        return "reads as none of the family's answer sentences"
+    if not synthetic:
+        return None
+    problems = [_reading_problem(values) for values in readings]
+    return None if None in problems else problems[0]
+
+
+def _reading_problem(values: dict[str, str]) -> str | None:
+    """Why one reading of an answer does not hold on the synthetic corpus, or None."""
+    if "caption" in values:
+        try:
+            check_program(parse_caption(values["caption"]))
+        except ValueError as err:
+            return f"the caption does not parse as one: {err}"
+    if "diff" in values and parse_difference(values["diff"]) is None:
+        return "the difference does not parse as one"
+    return None
+
+
+def check_answers(model: nn.Module, lm: LanguageModel, dataset: InstructionExamples, synthetic: bool) -> dict[str, dict[str, Any]]:
+    """One sampled answer per family (for its first example): does it have the family's output type,
+    and does a text answer read as one of the family's (`text_answer_problem`)? A motion cut by the
+    length limit (the decoder forces <eom> there) is flagged `at_length_limit`."""
     first: dict[str, int] = {}
     for index, (family, _) in enumerate(dataset.source.items):
         first.setdefault(family, index)
@@ -270,7 +302,10 @@ def check_answers(model: nn.Module, lm: LanguageModel, dataset: InstructionExamp
     for family, question, (_, target), (answer,) in zip(names, questions, asked, answers):
         shown = f"{len(answer.codes)} codes" if answer.codes is not None else answer.text
         at_limit = answer.codes is not None and len(answer.codes) >= limit
-        report[family] = {"output": question.family.output, "ok": answer.ok, "problem": answer.problem, "answer": shown,
+        problem = answer.problem
+        if answer.ok and question.family.output == "text":
+            problem = text_answer_problem(question.family, answer.text, synthetic)
+        report[family] = {"output": question.family.output, "ok": problem is None, "problem": problem, "answer": shown,
                           "at_length_limit": at_limit, "prompt": question.prompt, "target": target}
     return report
 
@@ -380,7 +415,7 @@ class InstructStage:
 
     def finish(self, model: nn.Module, run_dir: Path) -> dict[str, Any]:
         test = self.examples("test")
-        answers = check_answers(model, self.lm, test)
+        answers = check_answers(model, self.lm, test, synthetic=bool(self.labels))
         report = {"split": "test", "examples": self.cfg.test_examples, **self.family_losses(model, test), **self.prompt_gaps(model, test)}
         report["well_formed_answers"] = sum(a["ok"] for a in answers.values())
         report["families_checked"] = len(answers)
@@ -388,7 +423,8 @@ class InstructStage:
         atomic_write_text(run_dir / EVAL_FILE, json.dumps({**report, "answers": answers}, indent=2) + "\n")
         provenance = read_json(self.init_dir / PROVENANCE_FILE)
         recorded = read_run_config(run_dir)
-        provenance["stage3"] = {"preset": recorded.get("preset"), "data": recorded.get("data"), "steps": read_json(run_dir / "ranks.json").get("step"),
+        provenance["stage3"] = {"preset": recorded.get("preset"), "data": recorded.get("data"), "corpus": describe_corpus(self.data_dir),
+                                "steps": read_json(run_dir / "ranks.json").get("step"),
                                 "test": report, "examples_per_epoch": self.source("train").counts()}  # fmt: skip
         presets = {stage: str(record.get("preset")) for stage, record in provenance.items()}
         lm = LanguageModel(model, self.lm.tokenizer, self.lm.vocab)
@@ -402,8 +438,13 @@ class InstructStage:
 def model_card(provenance: dict, answers: dict[str, dict], notes: list[str]) -> str:
     """card.md: data, training and scores, from the records of the three stages."""
     lines = ["# motionchat model", "", "## Data", ""]
+    corpus = provenance.get("stage3", {}).get("corpus")
+    if corpus:
+        lines.append(f"- corpus: {corpus}")
     for stage, record in provenance.items():
-        lines.append(f"- {stage}: `{record.get('data')}` (preset {record.get('preset')}, {record.get('steps')} steps)")
+        other = Path(str(record.get("data"))).name != Path(str(provenance.get("stage3", {}).get("data"))).name
+        where = f" on `{Path(str(record.get('data'))).name}`" if other or not corpus else ""
+        lines.append(f"- {stage}{where}: preset {record.get('preset')}, {record.get('steps')} steps")
     lines += [f"- note: {n}" for n in notes]
     lines += ["", "## Scores (test split)", ""]
     vq = provenance.get("stage1", {}).get("test", {})

@@ -56,11 +56,13 @@ class _Prepared:
 
 
 class Engine:
-    def __init__(self, session: Session, bundle_path: Path | None = None, output_format: str = "gif"):
+    def __init__(self, session: Session, bundle_path: Path | None = None, output_format: str = "gif", raw: bool = False):
+        """`raw` keeps generated motions as decoded, without the skeleton clean-up (`motion.cleanup`)."""
         if output_format not in PREVIEW_FORMATS:
             raise MotionchatError(f"--format {output_format}: use one of {', '.join(PREVIEW_FORMATS)}")
         self.session = session
         self.output_format = output_format
+        self.raw = raw
         self._bundle = None
         self._load_error: BaseException | None = None
         self.use_bundle(bundle_path or default_bundle_path())
@@ -211,10 +213,13 @@ class Engine:
                 reply.error = "; ".join(reply.problems) or "the model gave no usable answer"
 
     def _keep_motion(self, item: _Prepared, codes: list[int], request_text: str, stem: str | None) -> MotionResult:
+        from motionchat.motion.cleanup import clean_generated
+
         decoded = decode_answer(self.bundle.codec, item.question, codes)
+        joints = decoded.joints if self.raw else clean_generated(decoded.features, decoded.joints, self.bundle.skeleton)
         sources = " and ".join(dict.fromkeys(m.name for m in item.motions))
         origin = f"{item.request.family} of {sources}" if sources else item.request.family
-        motion = self.session.add(decoded.joints, f"{origin}: {request_text}", self.bundle.skeleton, decoded.features)
+        motion = self.session.add(joints, f"{origin}: {request_text}", self.bundle.skeleton, decoded.features)
         words = (item.request.model_text or item.request.family).split()[:6]
         base = "-".join([stem, motion.name] if stem else [motion.name, *words])
         motion.files = self._write_files(motion, decoded.features, base, request_text)

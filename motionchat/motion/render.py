@@ -400,6 +400,11 @@ class _Scene:
             draw.text((x, y), label, fill=TEXT_MUTED, font=font)
             x += font.getlength(label) + font.size
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """Output (width, height) in pixels."""
+        return self.width // SUPERSAMPLE, self.height // SUPERSAMPLE
+
     def frame(self, t: int) -> Image.Image:
         image = self.background.copy()
         draw = ImageDraw.Draw(image, "RGBA")
@@ -408,7 +413,32 @@ class _Scene:
         return image.reduce(SUPERSAMPLE)
 
 
-def _write_gif(scene: _Scene, path: Path) -> None:
+class _Grid:
+    """Scenes tiled in rows of `columns`, frame by frame; a shorter scene holds its last frame."""
+
+    def __init__(self, scenes: list[_Scene], columns: int):
+        self.scenes, self.columns = scenes, columns
+        self.fps = scenes[0].fps
+        self.n_frames = max(scene.n_frames for scene in scenes)
+        self.cell = scenes[0].size
+        rows = -(-len(scenes) // columns)
+        self.size = (columns * self.cell[0], rows * self.cell[1])
+        # In drawing pixels, as a scene's (its frames come out SUPERSAMPLE times smaller).
+        self.width, self.height = self.size[0] * SUPERSAMPLE, self.size[1] * SUPERSAMPLE
+        self._last: dict[int, Image.Image] = {}
+
+    def frame(self, t: int) -> Image.Image:
+        image = Image.new("RGB", self.size, BACKGROUND)
+        for k, scene in enumerate(self.scenes):
+            # A finished scene's last frame is drawn once and kept.
+            cell = self._last.get(k) or scene.frame(t)
+            if t >= scene.n_frames - 1:
+                self._last[k] = cell
+            image.paste(cell, ((k % self.columns) * self.cell[0], (k // self.columns) * self.cell[1]))
+        return image
+
+
+def _write_gif(scene: _Scene | _Grid, path: Path) -> None:
     colours = _gif_colours()
     palette = _palette_image([*colours, _UNUSED])
     frames = [scene.frame(t).quantize(palette=palette, dither=Image.Dither.NONE) for t in range(scene.n_frames)]
@@ -418,7 +448,7 @@ def _write_gif(scene: _Scene, path: Path) -> None:
                    optimize=False)
 
 
-def write_mp4(scene: _Scene, path: Path) -> None:
+def write_mp4(scene: _Scene | _Grid, path: Path) -> None:
     import imageio_ffmpeg
 
     size = (scene.width // SUPERSAMPLE, scene.height // SUPERSAMPLE)
@@ -433,6 +463,26 @@ def write_mp4(scene: _Scene, path: Path) -> None:
             writer.send(scene.frame(t).tobytes())
     finally:
         writer.close()
+
+
+def _check_preview(path: Path, motions: list[np.ndarray], titles: list[str], size_px: int, fps: float | None,
+                   skeleton: SkeletonSpec, suffixes: tuple[str, ...] = PREVIEW_SUFFIXES) -> tuple[list[np.ndarray], float]:
+    """The validated motions (float64) and frame rate of a preview, or a one-line MotionchatError."""
+    suffix = path.suffix.lower()
+    if suffix not in suffixes:
+        allowed = " or ".join(suffixes)
+        raise MotionchatError(f"{path}: previews are written as {allowed}, not '{path.suffix}'; change the extension")
+    if not motions:
+        raise MotionchatError(f"{path}: no motion to render; pass at least one")
+    if len(titles) != len(motions):
+        raise MotionchatError(f"{path}: {len(titles)} titles for {len(motions)} motions; pass one title per motion")
+    if size_px < 64:
+        raise MotionchatError(f"{path}: preview size {size_px} px is too small; use at least 64")
+    fps = skeleton.fps if fps is None else fps
+    if not fps > 0:
+        raise MotionchatError(f"{path}: fps must be positive, got {fps}")
+    names = [f"motion {i + 1} of {len(motions)}" if len(motions) > 1 else "motion" for i in range(len(motions))]
+    return [validate_joints(m, skeleton, name) for m, name in zip(motions, names)], fps
 
 
 def render_motions(
@@ -451,25 +501,44 @@ def render_motions(
     `fps` defaults to the skeleton's frame rate (20 for HumanML3D).
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in PREVIEW_SUFFIXES:
-        raise MotionchatError(
-            f"{path}: previews are written as .gif or .mp4, not '{path.suffix}'; change the extension"
-        )
-    if not motions:
-        raise MotionchatError(f"{path}: no motion to render; pass at least one")
     if titles is None:
         titles = [f"m{i + 1}" for i in range(len(motions))] if len(motions) > 1 else [""]
-    if len(titles) != len(motions):
-        raise MotionchatError(f"{path}: {len(titles)} titles for {len(motions)} motions; pass one title per motion")
-    if size_px < 64:
-        raise MotionchatError(f"{path}: preview size {size_px} px is too small; use at least 64")
-    fps = skeleton.fps if fps is None else fps
-    if not fps > 0:
-        raise MotionchatError(f"{path}: fps must be positive, got {fps}")
-    names = [f"motion {i + 1} of {len(motions)}" if len(motions) > 1 else "motion" for i in range(len(motions))]
-    motions = [validate_joints(m, skeleton, name) for m, name in zip(motions, names)]
+    motions, fps = _check_preview(path, motions, list(titles), size_px, fps, skeleton)
     scene = _Scene(motions, list(titles), caption, size_px + size_px % 2, fps, skeleton)
     with atomic_path(path) as tmp:
-        (_write_gif if suffix == ".gif" else write_mp4)(scene, tmp)
+        (_write_gif if path.suffix.lower() == ".gif" else write_mp4)(scene, tmp)
+    return path
+
+
+def render_grid(
+    motions: list[np.ndarray],
+    path: str | os.PathLike,
+    titles: list[str],
+    captions: list[str],
+    size_px: int = 240,
+    stills: int = 0,
+    fps: float | None = None,
+    skeleton: SkeletonSpec = HUMANML3D,
+) -> Path:
+    """Several motions, each in its own panel (own camera, title and caption), in one file.
+
+    Animated (.gif, .mp4): the panels tiled in a near-square grid, drawn frame by frame as one
+    preview, so it costs what rendering the motions one by one costs. With `stills` > 0 (.png):
+    one row per motion of that many frames evenly spread over it.
+    """
+    path = Path(path)
+    suffixes = (".png",) if stills else PREVIEW_SUFFIXES
+    motions, fps = _check_preview(path, motions, list(titles), size_px, fps, skeleton, suffixes)
+    if len(captions) != len(motions):
+        raise MotionchatError(f"{path}: {len(captions)} captions for {len(motions)} motions; pass one caption per motion")
+    scenes = [_Scene([m], [t], c, size_px + size_px % 2, fps, skeleton) for m, t, c in zip(motions, titles, captions)]
+    if stills:
+        rows = [np.concatenate([np.asarray(scene.frame(int(t))) for t in np.linspace(0, scene.n_frames - 1, stills).round()],
+                               axis=1) for scene in scenes]
+        with atomic_path(path) as tmp:
+            Image.fromarray(np.concatenate(rows, axis=0)).save(tmp, format="PNG")
+        return path
+    grid = _Grid(scenes, columns=int(np.ceil(np.sqrt(len(scenes)))))
+    with atomic_path(path) as tmp:
+        (_write_gif if path.suffix.lower() == ".gif" else write_mp4)(grid, tmp)
     return path

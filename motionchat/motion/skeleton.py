@@ -228,18 +228,29 @@ def retarget(joints: np.ndarray, spec: SkeletonSpec) -> np.ndarray:
     and add them up along the tree (same result, no rotations needed).
     """
     joints = np.asarray(joints, dtype=np.float64)
-    root, children, parents, _ = spec._tree_indices
+    root = spec.chains[0][0]
     knee, ankle = spec.leg_joints
     source_lengths = bone_lengths(joints[0], spec)
     target_lengths = np.linalg.norm(spec.offsets(), axis=-1)
     scale = (target_lengths[knee] + target_lengths[ankle]) / (source_lengths[knee] + source_lengths[ankle])
+    return _rebuild(joints, spec, target_lengths, joints[:, root] * scale)
 
+
+def with_bone_lengths(joints: np.ndarray, spec: SkeletonSpec, lengths: np.ndarray) -> np.ndarray:
+    """(T, J, 3) -> (T, J, 3): every bone keeps its direction and gets `lengths[joint]`; the root stays."""
+    joints = np.asarray(joints, dtype=np.float64)
+    return _rebuild(joints, spec, np.asarray(lengths, dtype=np.float64), joints[:, spec.chains[0][0]])
+
+
+def _rebuild(joints: np.ndarray, spec: SkeletonSpec, lengths: np.ndarray, root_positions: np.ndarray) -> np.ndarray:
+    """Bone directions of `joints` scaled to `lengths` (J,), added up along the tree from `root_positions` (T, 3)."""
+    _, children, parents, _ = spec._tree_indices
     bones = joints[:, children] - joints[:, parents]
     norms = np.linalg.norm(bones, axis=-1, keepdims=True)
     # A zero-length bone has no direction; fall back to its rest direction.
     directions = np.where(norms > 1e-12, bones / np.maximum(norms, 1e-12), spec.raw_offsets[children])
-    new_bones = directions * target_lengths[children, None]
-    return joints[:, root, None] * scale + np.einsum("jk,tkc->tjc", spec._ancestor_matrix, new_bones)
+    new_bones = directions * lengths[children, None]
+    return root_positions[:, None] + np.einsum("jk,tkc->tjc", spec._ancestor_matrix, new_bones)
 
 
 _SMPL22_NAMES = (

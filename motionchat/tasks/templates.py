@@ -223,3 +223,39 @@ def _sample(
         )
     index = int(rng.integers(len(candidates))) if hasattr(rng, "integers") else rng.randrange(len(candidates))
     return fill(candidates[index], **text_values)
+
+
+_SLOT_PATTERNS = {"frames": r"(?P<frames>\d+)", "seconds": r"(?P<seconds>\d+(?:\.\d+)?)"}
+
+
+def _answer_pattern(template: Template) -> re.Pattern[str]:
+    """A whole-sentence regex of a template: durations as numbers, any other slot as some text."""
+    parts = []
+    for k, piece in enumerate(_PLACEHOLDER.split(template.text)):
+        if k % 2 == 0:
+            parts.append(re.escape(piece))
+        else:
+            parts.append(_SLOT_PATTERNS.get(piece, rf"(?P<{piece}>.*\S.*?)"))
+    return re.compile(r"\s*" + "".join(parts) + r"\s*", re.DOTALL)
+
+
+def read_answer(templates: Sequence[Template], text: str, fps: float = HUMANML3D_FPS) -> list[dict[str, str]]:
+    """The slot values of every answer template that `text` reads as (none: an empty list).
+
+    A duration slot must hold a positive number (whole frames; seconds as `seconds_text` prints
+    them), and a template holding both `{frames}` and `{seconds}` must state the same length.
+    """
+    readings = []
+    for template in templates:
+        match = _answer_pattern(template).fullmatch(text)
+        if match is None:
+            continue
+        values = {name: value.strip() for name, value in match.groupdict().items()}
+        if "frames" in values and int(values["frames"]) < 1:
+            continue
+        if "seconds" in values and float(values["seconds"]) <= 0:
+            continue
+        if "frames" in values and "seconds" in values and seconds_text(int(values["frames"]), fps) != values["seconds"]:
+            continue
+        readings.append(values)
+    return readings

@@ -88,6 +88,25 @@ def test_ask_routes_each_family(bundle, clips, tmp_path, family, request_text):
         assert all(Path(f).exists() for f in motion["files"])
 
 
+@pytest.mark.parametrize("raw", [False, True])
+def test_generated_motions_are_cleaned_unless_raw(bundle, tmp_path, raw):
+    """By default the joints saved (and previewed) are the decoded ones after the skeleton clean-up;
+    `--raw` keeps them as decoded. The features file is the model's either way."""
+    from motionchat.motion.cleanup import clean_generated
+    from motionchat.motion.features import features_to_joints
+
+    out = tmp_path / "out"
+    args = ["ask", "a person walks forward", "--bundle", str(bundle), "--out", str(out), "--format", "none", "--seed", "1"]
+    result = runner.invoke(app, args + (["--raw"] if raw else []))
+    assert result.exit_code == 0, result.output
+    features = np.load(next(out.glob("m1-*-features.npy")))
+    joints = np.load(next(p for p in out.glob("m1-*.npy") if not p.name.endswith("-features.npy")))
+    decoded = features_to_joints(features)
+    expected = decoded if raw else clean_generated(features, decoded)
+    np.testing.assert_allclose(joints, expected, atol=1e-5)
+    assert raw or np.abs(joints - decoded).max() > 1e-4  # the clean-up changed something
+
+
 def test_ask_bad_input_is_one_line(bundle, tmp_path):
     for request, needle in [("describe /nope/missing.npy", "no such file"), ("what is the weather", "I can:"),
                             ("make a 300 second walk", "9.8 s")]:  # fmt: skip

@@ -9,9 +9,11 @@ import pytest
 from motionchat.data.dataset import MotionClips, read_captions, read_split
 from motionchat.data.labels import read_labels
 from motionchat.data.synth.captions import parse_caption
-from motionchat.data.synth.corpus import plan_groups, synthesize_corpus
+from motionchat.data.synth.compose import generate_clip
+from motionchat.data.synth.corpus import SPLIT_FRACTIONS, make_group, plan_groups, synthesize_corpus
 from motionchat.data.synth.program import adjacent_pairs, coverage_actions, held_out_pairs
-from motionchat.data.synth.vocabulary import check_program, coverage_items, program_from_dicts
+from motionchat.data.synth.segment import Style
+from motionchat.data.synth.vocabulary import Action, check_program, coverage_items, program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.motion.normalizer import Normalizer
 
@@ -89,7 +91,10 @@ def test_held_out_pairs_only_in_test(corpus):
 
 
 def test_coverage_plan_puts_every_value_in_train_and_test():
-    plans = plan_groups(4 * len(coverage_actions()))
+    # The test split holds 15% of the groups, so all 94 coverage pairs fit from 624 groups on.
+    assert len(coverage_actions()) == 94
+    assert sum(p.first_action is not None for p in plan_groups(1246)) < 2 * 94
+    plans = plan_groups(1248)
     for split in ("train", "test"):
         covered = set()
         for plan in plans:
@@ -117,3 +122,63 @@ def test_refuses_a_non_empty_folder_unless_forced(corpus, tmp_path):
     assert (root / "notes.txt").read_text() == "mine"
     with pytest.raises(MotionchatError, match="at least 2 clips"):
         synthesize_corpus(tmp_path / "tiny", 1)
+
+
+def _shares(n_clips: int) -> dict[str, float]:
+    counts = dict.fromkeys(SPLIT_FRACTIONS, 0)
+    for plan in plan_groups(n_clips):
+        counts[plan.split] += plan.size
+    return {name: count / n_clips for name, count in counts.items()}
+
+
+@pytest.mark.parametrize("n_clips", [*range(20, 64), 99, 300, 301, 1000, 2001, 20000])
+def test_every_corpus_of_20_clips_or_more_has_all_three_splits_near_80_5_15(n_clips):
+    shares = _shares(n_clips)
+    assert all(share > 0 for share in shares.values()), shares
+    # Groups of two clips make the shares of a 20-clip corpus 70/10/20; from 100 clips they are within 1.5%.
+    tolerance = 0.1 if n_clips < 100 else 0.015
+    for name, share in shares.items():
+        assert abs(share - SPLIT_FRACTIONS[name]) <= tolerance + 1e-9, (name, shares)
+
+
+def test_small_coverage_plans_spread_over_the_vocabulary():
+    plans = plan_groups(60)
+    firsts = [p.first_action.name for p in plans if p.first_action is not None]
+    assert len(firsts) == 2 * 5 and len(set(firsts)) == 5  # five coverage pairs, five primitives
+    assert [p.split for p in plans[:10]] == ["train", "test"] * 5
+
+
+def test_every_coverage_action_fits_a_clip_alone_even_for_the_slowest_performer():
+    """A lone action always fits, so a group's retries (which shorten the program) always end."""
+    slowest = Style(tempo=0.88, step_scale=1.1)
+    for action in coverage_actions():
+        for seed in range(3):
+            generate_clip((action,), slowest, np.random.default_rng(seed))
+
+
+def test_the_slow_circle_coverage_group_fits_for_every_seed():
+    """Seed 7's group 20 (a slow circle) used to fail 40 identical retries: "no program fitted"."""
+    held = held_out_pairs(7)
+    slow_circle = Action("walk_circle", speed="slow", direction="clockwise")
+    plans = [p for p in plan_groups(2000) if p.first_action == slow_circle]
+    assert [p.index for p in plans] == [20, 21]
+    for seed in range(40):
+        result = make_group(plans[seed % 2], seed, 2000, held, None)
+        assert len(result.clips) == 2 and result.clips[0].program[0] == slow_circle
+
+
+@pytest.mark.parametrize("n_clips", [20, 21, 60])
+def test_small_corpora_fit_for_many_seeds(n_clips):
+    plans = plan_groups(n_clips)
+    for seed in range(12):
+        held = held_out_pairs(seed)
+        for plan in plans:
+            assert len(make_group(plan, seed, n_clips, held, None).clips) == plan.size
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(51))
+def test_a_2000_clip_corpus_fits_for_seeds_0_to_50(seed):
+    held = held_out_pairs(seed)
+    for plan in plan_groups(2000):
+        assert len(make_group(plan, seed, 2000, held, None).clips) == plan.size

@@ -134,7 +134,9 @@ def test_tokenizer_report(setup, tmp_path):
 
 def test_missing_inputs_are_one_line_errors(setup, tmp_path):
     corpus, evaluator, _ = setup
-    result = runner.invoke(app, ["t2m", "--data", str(corpus), "--out", str(tmp_path / "r"), "--quiet"])
+    plain = tmp_path / "plain"  # not a synthetic corpus (no labels.jsonl): no shipped evaluator stands in
+    shutil.copytree(corpus, plain, ignore=shutil.ignore_patterns("labels.jsonl", "edits.jsonl"))
+    result = runner.invoke(app, ["t2m", "--data", str(plain), "--out", str(tmp_path / "r"), "--quiet"])
     assert result.exit_code == 2 and "no evaluator" in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["m2t", "--data", str(tmp_path / "nowhere"), "--evaluator", str(evaluator), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "dataset folder not found" in result.output

@@ -107,9 +107,64 @@ def test_joints_to_features_reproduces_official_features_from_all_processed_fram
 
 
 @pytest.mark.parametrize("clip_id", CLIPS)
+def test_every_fixture_clip_round_trips_through_its_processed_joints(clip_id, realdata):
+    """Official features -> their T+1 processed joint frames -> features again: the whole feature
+    computation, smoothing and root rotation included (000612: see the next test)."""
+    features = np.load(realdata(f"humanml3d/new_joint_vecs/{clip_id}.npy"), allow_pickle=False)
+    ours = joints_to_features(features_to_joints(features, final_frame=True))
+    errors = _errors(ours, features)
+    print(f"\n{clip_id} features -> joints(T+1) -> features, {len(ours)} frames: {_format(errors)}")
+    assert errors["dims 0-66"] <= 1e-5 and errors["velocities 193-258"] <= 1e-5
+    assert errors["rotations 67-192"] <= 1e-4 and errors["contacts agree"] == 1.0
+
+
+def test_000612_round_trips_up_to_where_its_facing_passes_180_degrees(realdata):
+    """HumanML3D's yaw velocity is arcsin of the y part of (root rotation of t+1) x inverse(of t).
+    Its root rotations are shortest arcs to +Z, so where the facing passes 180 degrees from the
+    first frame's the next one lies in the other half of the quaternion sphere and the step comes
+    out with the wrong sign. recover_from_ric (and so new_joints, and `features_to_joints`, which
+    reproduces them) integrates it as it is, turning every later frame by twice that step: 000612
+    (a momask-codes example, no new_joints) does this at row 142. Rows whose 80-frame smoothing
+    window ends before then round-trip exactly; later rows cannot."""
+    features = np.load(realdata("humanml3d/new_joint_vecs/000612.npy"), allow_pickle=False)
+    yaw_velocity = features[:, 0]
+    yaw_deg = np.degrees(2 * np.cumsum(np.r_[0.0, yaw_velocity[:-1]]))
+    assert yaw_velocity[142] < 0 < min(yaw_velocity[141], yaw_velocity[143])  # the one wrong-signed step
+    assert yaw_deg[142] < 180 < yaw_deg[142] + 2 * np.degrees(abs(yaw_velocity[142]))
+    ours = joints_to_features(features_to_joints(features, final_frame=True))
+    exact = 142 - SMOOTHING_REACH_FRAMES
+    errors = _errors(ours[:exact], features[:exact])
+    print(f"\n000612 first {exact} rows: {_format(errors)}; all rows: {_format(_errors(ours, features))}")
+    assert errors["dims 0-66"] <= 1e-5 and errors["velocities 193-258"] <= 1e-5 and errors["rotations 67-192"] <= 1e-4
+
+
+def test_facing_is_smoothed_as_scipy_gaussian_filter1d_sigma_20_nearest_truncate_4():
+    """HumanML3D smooths the IK's forward direction with gaussian_filter1d(forward, 20, axis=0,
+    mode='nearest') (truncate at its default, 4 sigma = 80 frames), then normalises. Checked against
+    the kernel written out: the edges repeat the first and last frames."""
+    from motionchat.motion.skeleton import _ik_root_forward
+
+    joints = synthetic_motion(HUMANML3D, 150, seed=8)
+    r_hip, l_hip, r_sdr, l_sdr = HUMANML3D.face_joints  # the IK's across: (l_hip - r_hip) + (r_sdr - l_sdr)
+    across = joints[:, l_hip] - joints[:, r_hip] + joints[:, r_sdr] - joints[:, l_sdr]
+    raw = np.cross([0.0, 1.0, 0.0], across / np.linalg.norm(across, axis=-1, keepdims=True))  # not yet unit
+    offsets = np.arange(-80, 81)
+    kernel = np.exp(-0.5 * (offsets / 20.0) ** 2)
+    kernel /= kernel.sum()
+    padded = np.concatenate([np.repeat(raw[:1], 80, axis=0), raw, np.repeat(raw[-1:], 80, axis=0)])
+    expected = np.stack([kernel @ padded[t : t + 161] for t in range(len(raw))])
+    expected /= np.linalg.norm(expected, axis=-1, keepdims=True)
+    np.testing.assert_allclose(_ik_root_forward(joints, HUMANML3D, smooth_forward=True), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("clip_id", CLIPS)
 def test_joints_to_features_on_new_joints_alone(clip_id, realdata):
-    """Straight from new_joints (T frames -> T-1 features). The missing last frame only shifts the
-    smoothed facing of the frames it reaches, so frames farther than that match to 1e-4."""
+    """Straight from new_joints (T frames -> T-1 features). HumanML3D made the features from T+1
+    frames and new_joints drops the last one, which no computation can bring back; with 'nearest'
+    edges the padding past the end repeats frame T-1 instead of frame T and carries up to half the
+    kernel's weight near the end, so a clip still turning there (012314: 0.03 rad a frame) differs
+    over the frames the kernel reaches (measured 6.8e-3 on dims 0-66), while frames farther than
+    that match to 1e-4 and, given all T+1 frames, every frame matches to 1e-5 (tests above)."""
     features, joints = _fixture(realdata, clip_id)
     ours = joints_to_features(joints)
     assert ours.shape == (len(joints) - 1, 263)

@@ -12,6 +12,7 @@ from motionchat.motion.render import (
     TRAJECTORY,
     fit_camera,
     limb_kind,
+    render_grid,
     render_motions,
 )
 from motionchat.motion.rotations import quat_from_axis_angle
@@ -156,3 +157,27 @@ def test_real_humanml3d_clip_renders(tmp_path, realdata):
     joints = np.load(realdata("humanml3d/new_joints/012314.npy"), allow_pickle=False)
     frames = gif_frames(render_motions([joints[:40]], tmp_path / "real.gif", size_px=128))
     assert frames.shape == (40, 128, 128, 3)
+
+
+def test_a_grid_draws_each_clip_frame_once_and_tiles_the_panels(tmp_path, monkeypatch):
+    """A contact sheet costs what its clips cost: a finished clip's last frame is not drawn again."""
+    from motionchat.motion import render
+
+    drawn = []
+    original = render._Scene.frame
+    monkeypatch.setattr(render._Scene, "frame", lambda self, t: drawn.append(t) or original(self, t))
+    motions = [wave_motion(12), wave_motion(5), wave_motion(8)]
+    out = render_grid(motions, tmp_path / "grid.gif", titles=["a", "b", "c"], captions=["x", "y", ""], size_px=64)
+    assert len(drawn) == 12 + 5 + 8
+    frames = gif_frames(out)
+    assert frames.shape == (12, 2 * 64, 2 * 64, 3)  # 2 x 2 cells, the fourth empty
+    assert np.abs(frames[-1].astype(int) - frames[-2]).max() > 0  # the longest clip still moves
+    assert np.abs(frames[-1, 64:, :64].astype(int) - frames[8, 64:, :64]).max() <= 1  # the 8-frame one holds
+    mp4 = render_grid(motions, tmp_path / "grid.mp4", ["a", "b", "c"], ["", "", ""], size_px=64)
+    assert iio.imread(mp4, index=None).shape[:3] == (12, 2 * 64, 2 * 64)
+    stills = iio.imread(render_grid(motions, tmp_path / "grid.png", ["a", "b", "c"], ["", "", ""], size_px=64, stills=4))
+    assert stills.shape[:2] == (3 * 64, 4 * 64)
+    with pytest.raises(MotionchatError, match="2 captions for 3 motions"):
+        render_grid(motions, tmp_path / "x.gif", ["a", "b", "c"], ["", ""])
+    with pytest.raises(MotionchatError, match=r"\.png"):
+        render_grid(motions, tmp_path / "x.gif", ["a", "b", "c"], ["", "", ""], stills=4)

@@ -33,8 +33,23 @@ def synth_dir(tmp_path_factory):
 
 
 def test_synth_writes_a_loadable_corpus(synth_dir):
-    assert len(MotionClips(synth_dir, "train")) + len(MotionClips(synth_dir, "test")) == 8
+    sizes = [len(MotionClips(synth_dir, split)) for split in ("train", "val", "test")]
+    assert sizes == [4, 2, 2]  # four groups of two: two train, one val, one test
     assert (synth_dir / "labels.jsonl").is_file() and (synth_dir / "edits.jsonl").is_file()
+
+
+@pytest.mark.slow
+def test_a_300_clip_corpus_has_three_splits_and_trains_end_to_end(tmp_path):
+    """`--clips 300` used to give train 150 / val 0 / test 150, which stage 1 refused."""
+    from motionchat.bundle import load_bundle
+
+    data = tmp_path / "synth300"
+    result = invoke("synth", "--out", data, "--clips", 300, "--seed", 0, "--workers", 1)
+    assert result.exit_code == 0 and "(train 238, val 16, test 46)" in result.output, result.output
+    bundle = tmp_path / "bundle"
+    result = runner.invoke(app, ["all", "--data", str(data), "--out", str(bundle), "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    assert load_bundle(bundle) is not None
 
 
 def test_synth_refuses_bad_input(synth_dir, tmp_path):

@@ -13,16 +13,24 @@ Besides the HumanML3D layout (see `motionchat.data.writer`) the folder holds:
     compositional_test.txt  the ordered action pairs only the test split contains ("a>b")
     corpus.json             generator, seed, counts
 
-Splits: the first groups go alternately to train and test, each starting with one of
-`program.coverage_actions()`, so every primitive and every parameter value is in both (given at
-least 4 x 94 clips); the rest go to train/val/test at random (80/5/15). Train and val never
-contain a held-out ordered pair; about a third of the random test groups are built around one.
+Splits: every corpus of at least 3 groups (6 clips) has all three, with as many groups each as
+80/5/15 of the groups rounds to (at least one each). The first groups go in pairs to train and
+test, each pair starting with one of `program.coverage_actions()`, as many pairs as the test
+quota holds: every primitive and every parameter value is then in both splits once the test quota
+holds all of them (at least 1,248 clips); a smaller corpus covers an evenly spread subset. The other
+groups are dealt to the splits in an even interleave of the quotas left. Train and val never
+contain a held-out ordered pair; about a third of the other test groups are built around one.
+
+Version 2 (issue 18): exact split quotas (version 1 drew the splits of non-coverage groups at
+random and had no val split up to 377 clips) and retries that draw afresh (see `make_group`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +49,7 @@ from motionchat.fileio import atomic_write_text
 from motionchat.filenames import EDITS_FILE, LABELS_FILE
 from motionchat.motion.skeleton import HUMANML3D
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SPLIT_FRACTIONS = {"train": 0.80, "val": 0.05, "test": 0.15}
 COMPOSITIONAL_SHARE = 0.3  # of the random test groups, built around a held-out pair
 CAPTIONS_PER_CLIP = 3
@@ -53,8 +61,8 @@ class GroupPlan:
     index: int
     first_clip: int
     size: int
-    split: str | None  # None: drawn at random
-    first_action: Action | None
+    split: str
+    first_action: Action | None  # a coverage group's first action
 
 
 @dataclass
@@ -89,27 +97,47 @@ def clip_id(index: int, n_clips: int) -> str:
     return f"{index:0{max(6, len(str(n_clips - 1)))}d}"
 
 
+def split_quotas(n_groups: int) -> dict[str, int]:
+    """Groups per split: SPLIT_FRACTIONS of `n_groups` rounded, at least one each from 3 groups
+    (below that: train, then test)."""
+    counts = {name: math.floor(SPLIT_FRACTIONS[name] * n_groups + 0.5) for name in ("val", "test")}
+    if n_groups >= 3:
+        counts = {name: max(1, count) for name, count in counts.items()}
+    else:
+        counts = {"val": 0, "test": n_groups - 1}
+    return {"train": n_groups - counts["val"] - counts["test"], **counts}
+
+
+def _interleave(quotas: dict[str, int]) -> list[str]:
+    """The splits in an even mix: each position goes to the split furthest behind its share."""
+    total = sum(quotas.values())
+    dealt = dict.fromkeys(quotas, 0)
+    order = []
+    for position in range(1, total + 1):
+        name = max(quotas, key=lambda n: (quotas[n] * position / total - dealt[n], quotas[n]))
+        dealt[name] += 1
+        order.append(name)
+    return order
+
+
 def plan_groups(n_clips: int) -> list[GroupPlan]:
-    """Groups of two clips (the last of three when `n_clips` is odd); the first ones cover the vocabulary."""
+    """Groups of two clips (the last of three when `n_clips` is odd) with their splits; the first
+    ones pair up train and test around the coverage actions (see the module docstring)."""
     if n_clips < 2:
         raise MotionchatError(f"--clips {n_clips}: the corpus needs at least 2 clips (each clip has an edited partner)")
     n_groups = n_clips // 2
+    quotas = split_quotas(n_groups)
     coverage = coverage_actions()
+    n_pairs = min(len(coverage), quotas["train"], quotas["test"])
+    firsts = [coverage[k * len(coverage) // n_pairs] for k in range(n_pairs)]  # evenly spread
+    left = dict(quotas, train=quotas["train"] - n_pairs, test=quotas["test"] - n_pairs)
+    splits = [("train", "test")[g % 2] for g in range(2 * n_pairs)] + _interleave(left)
     plans, first_clip = [], 0
-    for g in range(n_groups):
+    for g, split in enumerate(splits):
         size = 3 if (g == n_groups - 1 and n_clips % 2) else 2
-        forced = g < 2 * len(coverage)
-        plans.append(GroupPlan(g, first_clip, size, ("train", "test")[g % 2] if forced else None,
-                               coverage[g // 2] if forced else None))
+        plans.append(GroupPlan(g, first_clip, size, split, firsts[g // 2] if g < 2 * n_pairs else None))
         first_clip += size
     return plans
-
-
-def _draw_split(rng: np.random.Generator) -> str:
-    u = rng.random()
-    if u < SPLIT_FRACTIONS["train"]:
-        return "train"
-    return "val" if u < SPLIT_FRACTIONS["train"] + SPLIT_FRACTIONS["val"] else "test"
 
 
 def _source_program(rng: np.random.Generator, plan: GroupPlan, split: str, held: frozenset, too_long: Program | None) -> Program:
@@ -126,34 +154,43 @@ def _source_program(rng: np.random.Generator, plan: GroupPlan, split: str, held:
 def make_group(plan: GroupPlan, seed: int, n_clips: int, held: frozenset, root: Path | None, keep_joints: bool = False) -> GroupResult:
     """Generate (and, with `root`, write) one group of clips; pure function of (seed, plan).
 
+    A program that does not fit a clip is tried again with other random timings: the clip's
+    random draws depend on how often that program failed before, as a retry with the same draws
+    would fail the same way (a coverage group's forced first action is drawn again and again).
     `keep_joints` keeps each clip's generated joints in its record (benchmarks and tests).
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, plan.index]))
     style = Style.sample(rng)
-    split = plan.split or _draw_split(rng)
+    split = plan.split
     avoid = held if split != "test" else frozenset()
+    failures: Counter[Program] = Counter()
 
-    def clip_rng(k: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence([seed, plan.index, k + 1]))
+    def try_clip(program: Program, k: int):
+        draws = np.random.default_rng(np.random.SeedSequence([seed, plan.index, k + 1, failures[program]]))
+        try:
+            return generate_clip(program, style, draws)
+        except ClipTooLong:
+            failures[program] += 1
+            return None
 
     too_long = None
     for _ in range(_MAX_TRIES):
         source = _source_program(rng, plan, split, held, too_long)
-        try:
-            clips = [generate_clip(source, style, clip_rng(0))]
-        except ClipTooLong:
+        clip = try_clip(source, 0)
+        if clip is None:
             too_long = source
             continue
+        clips = [clip]
         edits: list[Edit] = []
         for k in range(1, plan.size):
             for _ in range(_MAX_TRIES):
                 edit = sample_edit(source, rng, avoid)
                 if edit is None or any(edit.target == e.target for e in edits):
                     continue
-                try:
-                    clips.append(generate_clip(edit.target, style, clip_rng(k)))
-                except ClipTooLong:
+                clip = try_clip(edit.target, k)
+                if clip is None:
                     continue
+                clips.append(clip)
                 edits.append(edit)
                 break
         if len(clips) == plan.size:
@@ -235,6 +272,20 @@ def synthesize_corpus(
             "captions_per_clip": CAPTIONS_PER_CLIP}
     atomic_write_text(root / "corpus.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return CorpusSummary(root, len(clips), meta["splits"], len(edits), sorted(held))
+
+
+def describe_corpus(root: str | Path) -> str:
+    """How a dataset folder came about, for model cards: the `trainer data synth` command and seed
+    of a synthetic corpus (from its corpus.json), else the folder's name (never a full local path)."""
+    root = Path(root)
+    try:
+        meta = json.loads((root / "corpus.json").read_text(encoding="utf-8"))
+        clips, seed, version, splits = int(meta["clips"]), int(meta["seed"]), meta["version"], meta["splits"]
+        counts = "/".join(str(splits.get(name, 0)) for name in SPLITS)
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return f"the dataset folder `{root.name}`"
+    return (f"`trainer data synth --out {root.name} --clips {clips} --seed {seed}` (synthetic corpus, generator "
+            f"version {version}, corpus seed {seed}; train/val/test {counts} clips)")
 
 
 def _label_row(clip: ClipRecord) -> dict:

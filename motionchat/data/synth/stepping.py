@@ -13,6 +13,7 @@ from motionchat.data.synth.body import SIDE_INDEX
 from motionchat.data.synth.gait import Gait, gait_segment, swing_hands, travel_profile
 from motionchat.data.synth.segment import FPS, SETTLE_FRAMES, SPEED_FACTOR, Segment, Style, minjerk
 from motionchat.data.synth.vocabulary import Action
+from motionchat.motion.timing import MAX_FRAMES
 
 # Cruise speeds (m/s) for slow / normal / fast.
 WALK_MPS = {"slow": 0.75, "normal": 1.2, "fast": 1.7}
@@ -71,13 +72,20 @@ def sidestep(action: Action, style: Style, rng: np.random.Generator) -> Segment:
 def walk_circle(action: Action, style: Style, rng: np.random.Generator) -> Segment:
     speed = CIRCLE_MPS[action.speed] * style.tempo
     radius = rng.uniform(0.6, 0.8)
-    covered = travel_profile(2 * np.pi * radius, speed, 0.5)
-    angle = covered / radius
     sign = 1.0 if action.direction == "counterclockwise" else -1.0  # counterclockwise seen from above = turning left
-    path = np.stack([sign * radius * (1 - np.cos(angle)), radius * np.sin(angle)], axis=-1)
-    period = (0.4 + 0.2 * speed) * style.step_scale / speed
-    gait = Gait(period, 0.8 * period, lift_m=0.08, toe_off=0.35, heel_strike=0.2, arm_swing=0.5, lean=0.02)
-    segment = _step_along(style, path, sign * angle, gait, first_side=0 if sign < 0 else 1)
+    while True:
+        covered = travel_profile(2 * np.pi * radius, speed, 0.5)
+        angle = covered / radius
+        path = np.stack([sign * radius * (1 - np.cos(angle)), radius * np.sin(angle)], axis=-1)
+        period = (0.4 + 0.2 * speed) * style.step_scale / speed
+        gait = Gait(period, 0.8 * period, lift_m=0.08, toe_off=0.35, heel_strike=0.2, arm_swing=0.5, lean=0.02)
+        segment = _step_along(style, path, sign * angle, gait, first_side=0 if sign < 0 else 1)
+        # A slow performer's slow circle at the widest radii is longer than a clip may be: walk a
+        # smaller circle, shorter by the excess frames (plus one) of walking.
+        excess = len(segment) - (MAX_FRAMES + 1)
+        if excess <= 0:
+            break
+        radius -= (excess + 1) * speed / FPS / (2 * np.pi)
     _look_into_turn(segment)
     return segment
 
