@@ -9,7 +9,8 @@
       vocab_layout.json         `VocabLayout`, checked against the tokenizer on load
 
 The folder is written beside its final place and renamed into it, so a reader never sees half of
-it. Loading reads model.safetensors and never contacts the hub.
+it. Loading reads model.safetensors and never contacts the hub: `load_lm` into transformers'
+modules (training), `runtime.load_runtime_lm` into this project's own (answering, no transformers).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-
-from transformers import PreTrainedTokenizerBase, T5ForConditionalGeneration
-from transformers.utils import logging as hf_logging
+from typing import TYPE_CHECKING
 
 from motionchat.errors import MotionchatError
-from motionchat.lm.model import LanguageModel, load_pretrained_t5
-from motionchat.lm.tokenizer import load_text_tokenizer
+from motionchat.lm.runtime import LanguageModel
 from motionchat.lm.vocab import VocabLayout
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase, T5ForConditionalGeneration
 
 VOCAB_LAYOUT_FILE = "vocab_layout.json"
 
@@ -38,6 +39,8 @@ def save_lm(
     vocab: VocabLayout,
 ) -> Path:
     """Write model, tokenizer and vocabulary layout to `directory` (replacing it whole)."""
+    from transformers.utils import logging as hf_logging
+
     vocab.check(tokenizer)
     if model.config.vocab_size != vocab.size:
         raise ValueError(f"the model has {model.config.vocab_size} embedding rows, the vocabulary {vocab.size}")
@@ -78,7 +81,11 @@ def read_vocab_layout(directory: str | os.PathLike) -> VocabLayout:
 
 
 def load_lm(directory: str | os.PathLike) -> LanguageModel:
-    """The language model saved by `save_lm`, in eval mode, with its tokenizer checked against the layout."""
+    """The language model saved by `save_lm` as transformers' model and tokenizer (to train on), in
+    eval mode, with its tokenizer checked against the layout."""
+    from motionchat.lm.model import load_pretrained_t5
+    from motionchat.lm.tokenizer import load_text_tokenizer
+
     directory = Path(directory)
     if not directory.is_dir():
         raise MotionchatError(f"{directory}: no such folder; pass the lm/ folder of a saved model")
