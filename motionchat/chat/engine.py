@@ -3,6 +3,9 @@
 The bundle loads in a background thread, started by `start_loading` or else by the first request,
 which waits for it. The REPL starts it once its prompt is on screen, not before: importing torch
 holds the GIL, so a prompt drawn alongside came about 0.4 s later on a busy 2-core machine.
+A request waits for the load before it imports anything of its own, so the two threads never
+import the same modules at once (a half-imported module fails the other thread's import); a load
+that failed is reported to the request that waited for it and tried again by the next one.
 Several independent requests (`ask_many`) share one batched generation.
 """
 
@@ -62,8 +65,7 @@ class Engine:
             raise MotionchatError(f"--format {output_format}: use one of {', '.join(PREVIEW_FORMATS)}")
         self.session = session
         self.output_format = output_format
-        self._bundle = None
-        self._load_error: BaseException | None = None
+        self._start_lock = threading.Lock()
         self.use_bundle(bundle_path or default_bundle_path())
 
     # --- the model ------------------------------------------------------------------------------
@@ -72,13 +74,17 @@ class Engine:
         """Switch to a bundle, loaded by `start_loading` or the next request; errors surface on
         the next request."""
         self.bundle_path = _check_bundle_dir(Path(path))
+        self._new_loader()
+
+    def _new_loader(self) -> None:
         self._bundle, self._load_error = None, None
         self._loader = threading.Thread(target=self._load, daemon=True)
 
     def start_loading(self) -> None:
         """Load the bundle in the background from now on; does nothing once it has started."""
-        if self._loader.ident is None:
-            self._loader.start()
+        with self._start_lock:
+            if self._loader.ident is None:
+                self._loader.start()
 
     def _load(self) -> None:
         path = self.bundle_path
@@ -98,11 +104,16 @@ class Engine:
     @property
     def bundle(self):
         self.start_loading()
-        self._loader.join()
+        loader = self._loader
+        loader.join()
         if self._load_error is not None:
-            if isinstance(self._load_error, MotionchatError):
-                raise self._load_error
-            raise MotionchatError(f"cannot load the bundle at {self.bundle_path}: {self._load_error}")
+            error = self._load_error
+            with self._start_lock:
+                if self._loader is loader:  # the next request loads it again
+                    self._new_loader()
+            if isinstance(error, MotionchatError):
+                raise error
+            raise MotionchatError(f"cannot load the bundle at {self.bundle_path}: {error}")
         return self._bundle
 
     def describe(self) -> str:
@@ -143,10 +154,10 @@ class Engine:
         return replies
 
     def _prepare(self, text: str) -> _Prepared:
+        bundle = self.bundle  # first: no import of ours may overlap the loader's
         from motionchat.tasks.examples import TaskValues, build_prompt, known_frames
 
         request = route(text, fps=self.session_fps)
-        bundle = self.bundle
         family = bundle.families.get(request.family)
         if family is None:
             raise MotionchatError(f"this model was not trained for '{request.family}' requests")
