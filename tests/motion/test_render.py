@@ -156,3 +156,24 @@ def test_real_humanml3d_clip_renders(tmp_path, realdata):
     joints = np.load(realdata("humanml3d/new_joints/012314.npy"), allow_pickle=False)
     frames = gif_frames(render_motions([joints[:40]], tmp_path / "real.gif", size_px=128))
     assert frames.shape == (40, 128, 128, 3)
+
+
+@pytest.mark.parametrize("lengths", [(30,), (30, 18)], ids=["one", "side-by-side"])
+def test_redrawing_only_what_changed_gives_the_whole_frames(lengths):
+    from motionchat.motion.render import _Scene
+
+    motions = [wave_motion(n) for n in lengths]
+    motions[0][10:14] = motions[0][10]  # a still stretch: nothing but the path may change
+    scene = _Scene(motions, [""] * len(motions), "a caption", 160, 20.0, HUMANML3D)
+    reference = [np.asarray(image).copy() for image, _ in scene.frames(whole=True)]
+    previous = None
+    for t, (image, changed) in enumerate(scene.frames()):
+        frame = np.asarray(image)
+        assert np.array_equal(frame, reference[t]), f"frame {t}"
+        if previous is not None:  # outside the boxes nothing changed
+            outside = np.ones(frame.shape[:2], bool)
+            for left, top, right, bottom in changed:
+                outside[top:bottom, left:right] = False
+            assert np.array_equal(frame[outside], previous[outside]), f"frame {t}"
+        previous = frame.copy()
+    assert len(reference) == max(lengths)
