@@ -109,10 +109,30 @@ def relative_position_bucket(relative_position: torch.Tensor, bidirectional: boo
     return buckets + torch.where(distance < max_exact, distance, large)
 
 
+# Parameters are allocated uninitialised: `load_t5` assigns the saved tensors in their place.
+# (torch's own layers initialise randomly, and on the meta device that imports torch._dynamo.)
+class Linear(nn.Module):
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight)
+
+
+class Embedding(nn.Module):
+    def __init__(self, rows: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(rows, dim))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(ids, self.weight)
+
+
 class LayerNorm(nn.Module):
     def __init__(self, dim: int, eps: float):
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(dim))
+        self.weight = nn.Parameter(torch.empty(dim))
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -126,12 +146,12 @@ class Attention(nn.Module):
         super().__init__()
         inner = shape.num_heads * shape.d_kv
         self.heads, self.head_dim = shape.num_heads, shape.d_kv
-        self.q = nn.Linear(shape.d_model, inner, bias=False)
-        self.k = nn.Linear(shape.d_model, inner, bias=False)
-        self.v = nn.Linear(shape.d_model, inner, bias=False)
-        self.o = nn.Linear(inner, shape.d_model, bias=False)
+        self.q = Linear(shape.d_model, inner)
+        self.k = Linear(shape.d_model, inner)
+        self.v = Linear(shape.d_model, inner)
+        self.o = Linear(inner, shape.d_model)
         if relative_bias:
-            self.relative_attention_bias = nn.Embedding(shape.relative_attention_num_buckets, shape.num_heads)
+            self.relative_attention_bias = Embedding(shape.relative_attention_num_buckets, shape.num_heads)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         B, T, _ = x.shape
@@ -144,11 +164,11 @@ class FeedForward(nn.Module):
     def __init__(self, shape: T5Shape):
         super().__init__()
         if shape.gated:
-            self.wi_0 = nn.Linear(shape.d_model, shape.d_ff, bias=False)
-            self.wi_1 = nn.Linear(shape.d_model, shape.d_ff, bias=False)
+            self.wi_0 = Linear(shape.d_model, shape.d_ff)
+            self.wi_1 = Linear(shape.d_model, shape.d_ff)
         else:
-            self.wi = nn.Linear(shape.d_model, shape.d_ff, bias=False)
-        self.wo = nn.Linear(shape.d_ff, shape.d_model, bias=False)
+            self.wi = Linear(shape.d_model, shape.d_ff)
+        self.wo = Linear(shape.d_ff, shape.d_model)
         self.gated = shape.gated
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -215,10 +235,10 @@ class T5(nn.Module):
     def __init__(self, shape: T5Shape, tied_head: bool = True):
         super().__init__()
         self.shape = shape
-        self.shared = nn.Embedding(shape.vocab_size, shape.d_model)
+        self.shared = Embedding(shape.vocab_size, shape.d_model)
         self.encoder = _Stack(shape, shape.num_layers, decoder=False)
         self.decoder = _Stack(shape, shape.num_decoder_layers, decoder=True)
-        self.lm_head = nn.Linear(shape.d_model, shape.vocab_size, bias=False)
+        self.lm_head = Linear(shape.d_model, shape.vocab_size)
         if tied_head:
             self.lm_head.weight = self.shared.weight
         self._fused: tuple[tuple, FusedWeights] | None = None
@@ -362,17 +382,20 @@ def load_t5(directory: str | Path, device: str | torch.device = "cpu") -> T5:
         raise MotionchatError(f"{weights_path}: could not read the weights ({err}); re-save the model") from None
     # transformers writes the tied embedding once, as shared.weight; the stacks' embed_tokens alias it
     state = {k: v for k, v in state.items() if not k.endswith("embed_tokens.weight")}
-    model = T5(shape, tied_head="lm_head.weight" not in state)
-    if "lm_head.weight" not in state:
+    tied = "lm_head.weight" not in state
+    model = T5(shape, tied_head=tied)
+    if tied:
         state["lm_head.weight"] = state["shared.weight"]
     try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     except RuntimeError as err:  # a tensor of the wrong size
         missing, unexpected = [str(err).strip().splitlines()[-1].strip()], []
     if missing or unexpected:
         what = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
         raise MotionchatError(f"{weights_path}: the weights do not fit config.json ({what}); re-save the model")
-    return model.to(device).eval()
+    if tied:  # assigning gave the head its own Parameter (of the same tensor); share the one
+        model.lm_head.weight = model.shared.weight
+    return model.eval()
 
 
 # Generation takes either backbone: this module's `T5` (answering) or transformers' model, which

@@ -212,7 +212,7 @@ def _gif_colours() -> list[Rgb]:
 
     Quantising to a known palette is fast and keeps the chain colours exact, where an adaptive
     palette per frame is slow and can merge the few pixels of a thin limb into the floor.
-    Returns 255 colours: the GIF's last entry is kept for `_keep_every_frame`.
+    Returns 255 colours; the GIF's last entry is `_UNUSED`.
     """
     grounds = [BACKGROUND, *FLOOR_TILES]
     for overlap in (1, 2):  # where two shadow bones cross, the shadow darkens twice
@@ -235,29 +235,7 @@ def _palette_image(colours: list[Rgb]) -> Image.Image:
     return palette
 
 
-_TWIN_INDEX = 255
 _UNUSED: Rgb = (255, 0, 255)  # no drawn colour is near it, so quantising never picks it
-
-
-def _keep_every_frame(frames: list[Image.Image], colours: list[Rgb]) -> None:
-    """Stop Pillow from folding a frame that is identical to the one before into it.
-
-    Pillow stores such a frame as a longer previous frame: it looks the same but the GIF then has
-    fewer frames than the motion. Instead, such a frame gets its top-left pixel (no motion is
-    drawn there) switched to palette entry 255, a twin of that pixel's colour one blue level
-    away: invisible, and it costs the GIF a few bytes.
-    """
-    corner = frames[0].getpixel((0, 0))
-    r, g, b = colours[corner]
-    palette = [c for rgb in [*colours, (r, g, b ^ 1)] for c in rgb]
-    for frame in frames:
-        frame.putpalette(palette)
-    current = corner  # later frames keep the switched pixel, so it never widens their change
-    for previous, frame in zip(frames, frames[1:]):
-        frame.putpixel((0, 0), current)
-        if frame.tobytes() == previous.tobytes():
-            current = _TWIN_INDEX if current == corner else corner
-            frame.putpixel((0, 0), current)
 
 
 class _Panel:
@@ -478,20 +456,35 @@ class _Scene:
 
 
 def _write_gif(scene: _Scene, path: Path) -> None:
-    colours = _gif_colours()
-    palette = _palette_image([*colours, _UNUSED])
-    frames, indexed = [], None
-    for image, changed in scene.frames():
-        if indexed is None:  # the first frame whole, then only what changed
-            indexed = image.quantize(palette=palette, dither=Image.Dither.NONE)
-        elif changed:
-            box = _union(changed)
-            indexed.paste(image.crop(box).quantize(palette=palette, dither=Image.Dither.NONE), box[:2])
-        frames.append(indexed.copy())
-    _keep_every_frame(frames, colours)
+    """Frame by frame, each as the rectangle that differs from the frame before (a still frame as
+    its top-left pixel, so that every motion frame stays a GIF frame), all with one global palette.
+
+    Written through Pillow's GIF encoder one frame at a time (`getheader`, `getdata`) rather than
+    `save(append_images=...)`, which keeps every frame (and a copy) until the end and gives every
+    frame but the first its own copy of the palette.
+    """
+    from PIL import GifImagePlugin, ImageChops
+
+    palette = _palette_image([*_gif_colours(), _UNUSED])
     duration_ms = 1000.0 / scene.fps
-    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0,
-                   optimize=False)
+    indexed = None
+    with open(path, "wb") as fp:
+        for image, changed in scene.frames():
+            if indexed is None:
+                indexed = image.quantize(palette=palette, dither=Image.Dither.NONE)
+                header, _ = GifImagePlugin.getheader(indexed, None, {"loop": 0, "duration": duration_ms})
+                region = (0, 0, *indexed.size)
+            else:
+                box = _union(changed)
+                before = indexed.crop(box)
+                after = image.crop(box).quantize(palette=palette, dither=Image.Dither.NONE)
+                indexed.paste(after, box[:2])
+                inner = ImageChops.subtract_modulo(after, before).getbbox(alpha_only=False) or (0, 0, 1, 1)
+                region = (box[0] + inner[0], box[1] + inner[1], box[0] + inner[2], box[1] + inner[3])
+                header = []
+            for chunk in [*header, *GifImagePlugin.getdata(indexed.crop(region), region[:2], duration=duration_ms)]:
+                fp.write(chunk)
+        fp.write(b";")
 
 
 def write_mp4(frames: Iterable[Image.Image], size: tuple[int, int], fps: float, path: Path) -> None:
