@@ -317,7 +317,8 @@ class FusedDecoder:
         self.cross_kv = []
         for layer in weights.layers:
             kv = F.linear(encoder_hidden, layer[3]).view(B, S, 2, nh, hs).permute(2, 0, 3, 1, 4)
-            self.cross_kv.append((kv[0], kv[1]))  # (B, nh, S, hs) each
+            # laid out once as the products read them: keys (B, nh, hs, S), values (B, nh, S, hs)
+            self.cross_kv.append((kv[0].transpose(-1, -2).contiguous(), kv[1].contiguous()))
         self.cross_bias = torch.zeros(B, 1, 1, S, dtype=dtype, device=device)
         self.cross_bias.masked_fill_(encoder_mask[:, None, None, :] == 0, neg)
         # Relative position bias plus the causal mask, for every query/key position this batch can
@@ -343,15 +344,12 @@ class FusedDecoder:
             q, k, v = F.linear(rms(x, eps), qkv_w).view(B, 3, nh, hs).unbind(1)  # (B, nh, hs) each
             self.keys[i, :, :, t] = k
             self.values[i, :, :, t] = v
-            y = F.scaled_dot_product_attention(
-                q[:, :, None], self.keys[i, :, :, : t + 1], self.values[i, :, :, : t + 1], attn_mask=bias, scale=1.0
-            )  # (B, nh, 1, hs)
+            y = _attend(q[:, :, None], self.keys[i, :, :, : t + 1].transpose(-1, -2), self.values[i, :, :, : t + 1], bias)
             x = torch.addmm(x, y.view(B, nh * hs), o_w.t())
 
             q = F.linear(rms(x, eps), cq_w).view(B, nh, 1, hs)
             k, v = self.cross_kv[i]
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=self.cross_bias, scale=1.0)
-            x = torch.addmm(x, y.view(B, nh * hs), co_w.t())
+            x = torch.addmm(x, _attend(q, k, v, self.cross_bias).view(B, nh * hs), co_w.t())
 
             h = F.linear(rms(x, eps), wi_w)
             if w.gated:
@@ -362,6 +360,13 @@ class FusedDecoder:
             x = torch.addmm(x, h, wo_w.t())
         self.step_index += 1
         return F.linear(rms(x, eps), w.head)
+
+
+def _attend(q: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """One query per row, (B, nh, 1, hs), against keys (B, nh, hs, T) and values (B, nh, T, hs),
+    unscaled, plus `bias`. Two small products; at this size `scaled_dot_product_attention` costs
+    more (its kernel's set-up, per call)."""
+    return torch.matmul((torch.matmul(q, keys_t) + bias).softmax(-1), values)
 
 
 def load_t5(directory: str | Path, device: str | torch.device = "cpu") -> T5:
