@@ -216,6 +216,7 @@ class Engine:
 
     def _generate(self, prepared: dict[int, _Prepared], replies: list[Reply], stems: list[str | None]) -> None:
         from motionchat.lm.generation import DecodingConfig, generate
+        from motionchat.threads import compute_threads, threads_for
 
         bundle = self.bundle
         samples = self.session.samples
@@ -223,11 +224,12 @@ class Engine:
         # motion code until the length limit instead of ending the motion.
         config = DecodingConfig(do_sample=True, top_k=50, num_samples=samples, seed=self.session.seed or 0)
         order = list(prepared)
-        answers = generate(
-            bundle.lm.model, bundle.lm.tokenizer, bundle.lm.vocab,
-            [prepared[i].prompt for i in order], [prepared[i].output for i in order], config,
-            frame_limits=[prepared[i].frame_limits for i in order],
-        )
+        with compute_threads(threads_for(len(order) * samples)):  # one for a chat request
+            answers = generate(
+                bundle.lm.model, bundle.lm.tokenizer, bundle.lm.vocab,
+                [prepared[i].prompt for i in order], [prepared[i].output for i in order], config,
+                frame_limits=[prepared[i].frame_limits for i in order],
+            )
         for i, per_sample in zip(order, answers):
             item, reply = prepared[i], replies[i]
             for k, answer in enumerate(per_sample):
