@@ -30,8 +30,7 @@ def test_one_thread_for_a_chat_request_all_cores_for_a_batch():
 
 def test_compute_threads_restores_the_count_even_after_an_error():
     before = torch.get_num_threads()
-    with pytest.raises(RuntimeError):
-        with compute_threads(before + 1):
-            assert torch.get_num_threads() == before + 1
-            raise RuntimeError("inside")
+    with pytest.raises(RuntimeError), compute_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+        raise RuntimeError("inside")
     assert torch.get_num_threads() == before

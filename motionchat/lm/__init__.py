@@ -24,7 +24,7 @@ _HOMES = {
     "motion_tokens_to_text": "vocab",
     "text_to_motion_codes": "vocab",
 }
-__all__ = sorted(_HOMES)
+__all__ = list(_HOMES)
 
 
 def __getattr__(name: str):

@@ -103,7 +103,7 @@ def load_runtime_tokenizer(directory: Path) -> Tokenizer:
         return Tokenizer(path, special)
     except MotionchatError:
         raise
-    except Exception as err:  # json, OS, and the tokenizers library's own errors for a damaged file
+    except Exception as err:  # noqa: BLE001  json, OS, and the tokenizers library's errors (plain Exception)
         raise MotionchatError(f"{directory}: could not load its tokenizer ({type(err).__name__}: {err})") from None
 
 

@@ -383,7 +383,7 @@ def load_t5(directory: str | Path, device: str | torch.device = "cpu") -> T5:
         raise MotionchatError(f"{config_path}: unreadable ({type(err).__name__}); re-save the model") from None
     try:
         state = load_file(weights_path, device=str(device))
-    except Exception as err:  # safetensors raises its own error types for a damaged file
+    except Exception as err:  # noqa: BLE001  safetensors raises its own error types for a damaged file
         raise MotionchatError(f"{weights_path}: could not read the weights ({err}); re-save the model") from None
     # transformers writes the tied embedding once, as shared.weight; the stacks' embed_tokens alias it
     state = {k: v for k, v in state.items() if not k.endswith("embed_tokens.weight")}

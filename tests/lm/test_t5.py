@@ -18,7 +18,7 @@ from transformers import (
     TopPLogitsWarper,
 )
 
-import motionchat.lm.generation as generation
+from motionchat.lm import generation
 from motionchat.errors import MotionchatError
 from motionchat.lm import warpers
 from motionchat.lm.constraints import OutputConstraint, banned_in_text
