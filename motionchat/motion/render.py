@@ -435,16 +435,20 @@ class _Scene:
         draw = ImageDraw.Draw(canvas, "RGBA")
         image = canvas.reduce(s)
         inks = figure_inks(draw)
-        previous: list[Box] = []
+        previous: list[Box | None] = []
         for t in range(self.n_frames):
-            paths = [panel.draw_path_step(draw, t, i * self.panel_w, self.line_px) for i, panel in enumerate(self.panels)]
-            figures = [_clip(panel.figure_box(t, i * self.panel_w, self.line_px), self.width, self.height)
-                       for i, panel in enumerate(self.panels)]  # fmt: skip
-            figures = [box for box in figures if box is not None]
-            clean = [(canvas.crop(box), box) for box in figures]
+            figures: list[Box | None] = []
+            changed: list[Box] = []
+            for i, panel in enumerate(self.panels):  # the panels are apart: one box each
+                dx = i * self.panel_w
+                path = panel.draw_path_step(draw, t, dx, self.line_px)
+                figures.append(_clip(panel.figure_box(t, dx, self.line_px), self.width, self.height))
+                around = [b for b in (path, figures[i], previous[i] if previous else None) if b is not None]
+                if around and (box := _clip(_union(around), self.width, self.height)):
+                    changed.append(box)
+            clean = [(canvas.crop(box), box) for box in figures if box is not None]
             for i, panel in enumerate(self.panels):
                 panel.draw_figure(draw, inks, t, i * self.panel_w, self.line_px)
-            changed = [b for b in (_clip(p, self.width, self.height) for p in paths if p) if b] + figures + previous
             if whole:
                 changed = [(0, 0, self.width, self.height)]
             for box in changed:
