@@ -110,19 +110,7 @@ def load_runtime_tokenizer(directory: Path) -> Tokenizer:
 def load_runtime_lm(directory: str | os.PathLike, device: str | torch.device = "cpu") -> LanguageModel:
     """The language model saved by `save_lm`, for answering: `t5.T5` + `Tokenizer`, checked against
     the saved vocabulary layout, without importing transformers."""
-    from motionchat.lm.storage import read_vocab_layout
+    from motionchat.lm.storage import checked_lm
     from motionchat.lm.t5 import load_t5
 
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise MotionchatError(f"{directory}: no such folder; pass the lm/ folder of a saved model")
-    vocab = read_vocab_layout(directory)
-    tokenizer = load_runtime_tokenizer(directory)
-    vocab.check(tokenizer, source=str(directory / "tokenizer.json"))
-    model = load_t5(directory, device)
-    if model.shape.vocab_size != vocab.size:
-        raise MotionchatError(
-            f"{directory}: the weights have {model.shape.vocab_size} token rows but the vocabulary "
-            f"{vocab.size}; re-save the model"
-        )
-    return LanguageModel(model, tokenizer, vocab)
+    return checked_lm(directory, load_runtime_tokenizer, lambda d: load_t5(d, device))

@@ -86,16 +86,24 @@ def load_lm(directory: str | os.PathLike) -> LanguageModel:
     from motionchat.lm.model import load_pretrained_t5
     from motionchat.lm.tokenizer import load_text_tokenizer
 
+    return checked_lm(directory, load_text_tokenizer, load_pretrained_t5)
+
+
+def checked_lm(directory: str | os.PathLike, load_tokenizer, load_model) -> LanguageModel:
+    """Vocabulary layout, `load_tokenizer(dir)` and `load_model(dir)` of a saved language model,
+    checked against each other (either backbone: transformers' or `t5.T5`)."""
+    from motionchat.lm.t5 import vocab_rows
+
     directory = Path(directory)
     if not directory.is_dir():
         raise MotionchatError(f"{directory}: no such folder; pass the lm/ folder of a saved model")
     vocab = read_vocab_layout(directory)
-    tokenizer = load_text_tokenizer(directory)
+    tokenizer = load_tokenizer(directory)
     vocab.check(tokenizer, source=str(directory / "tokenizer.json"))
-    model = load_pretrained_t5(directory)
-    if model.config.vocab_size != vocab.size:
+    model = load_model(directory)
+    if vocab_rows(model) != vocab.size:
         raise MotionchatError(
-            f"{directory}: the weights have {model.config.vocab_size} token rows but the vocabulary "
+            f"{directory}: the weights have {vocab_rows(model)} token rows but the vocabulary "
             f"{vocab.size}; re-save the model"
         )
     return LanguageModel(model, tokenizer, vocab)
