@@ -3,11 +3,10 @@
 Decoding one answer is a chain of small products: a second thread only adds synchronisation, so
 chat requests run on one thread. A batch of prompts (or training) has products large enough to
 split, so it gets every core (`threads_for`). Between parallel regions OpenMP threads spin by
-default; on a shared machine a spinning thread holds the core its partner needs, and a request
-took 15x longer with another process on the second core (`benchmarks/threads.py`). Passive
-waiting (threads sleep) costs nothing measurable when the machine is idle, so motionchat asks for
-it whenever it is imported before torch (`prefer_passive_waiting`; an explicit OMP_WAIT_POLICY
-wins).
+default; on a shared machine a spinning thread holds the core its partner needs: with another
+process on the second core one prompt took 18 s instead of 0.1-0.5 s (`benchmarks/threads.py`,
+README). So motionchat asks for passive waiting (threads sleep) whenever it is imported before
+torch (`prefer_passive_waiting`; an explicit OMP_WAIT_POLICY wins).
 """
 
 from __future__ import annotations
