@@ -77,17 +77,20 @@ class Engine:
         self._new_loader()
 
     def _new_loader(self) -> None:
-        self._bundle, self._load_error = None, None
-        self._loader = threading.Thread(target=self._load, daemon=True)
+        path, outcome = self.bundle_path, []  # outcome: (bundle, error) once the load has ended
+        self._loader = threading.Thread(target=lambda: outcome.append(self._load(path)), daemon=True)
+        self._outcome = outcome
 
-    def start_loading(self) -> None:
-        """Load the bundle in the background from now on; does nothing once it has started."""
+    def start_loading(self) -> tuple[threading.Thread, list]:
+        """Load the bundle in the background from now on (once); returns the load and where its
+        outcome will be."""
         with self._start_lock:
             if self._loader.ident is None:
                 self._loader.start()
+            return self._loader, self._outcome
 
-    def _load(self) -> None:
-        path = self.bundle_path
+    @staticmethod
+    def _load(path: Path) -> tuple:
         bundle, error = None, None
         try:
             import torch
@@ -98,23 +101,21 @@ class Engine:
             bundle = load_bundle(path)
         except BaseException as err:  # surfaced to the user on the next request
             error = err
-        if threading.current_thread() is self._loader:  # a /bundle meanwhile started a newer load
-            self._bundle, self._load_error = bundle, error
+        return bundle, error
 
     @property
     def bundle(self):
-        self.start_loading()
-        loader = self._loader
+        loader, outcome = self.start_loading()
         loader.join()
-        if self._load_error is not None:
-            error = self._load_error
+        bundle, error = outcome[0]
+        if error is not None:
             with self._start_lock:
                 if self._loader is loader:  # the next request loads it again
                     self._new_loader()
             if isinstance(error, MotionchatError):
                 raise error
             raise MotionchatError(f"cannot load the bundle at {self.bundle_path}: {error}")
-        return self._bundle
+        return bundle
 
     def describe(self) -> str:
         return f"the model at {self.bundle_path}"

@@ -87,7 +87,8 @@ def _row_seed(seed: int, sample: int, prompt: str) -> int:
 
 
 def _warpers(config: DecodingConfig) -> list[LogitsProcessor]:
-    """Sampling warpers (as transformers' own), applied after the output constraint (as `generate` orders them)."""
+    """Sampling warpers (written as transformers' own), applied after the output constraint (as
+    `generate` orders them)."""
     if not config.do_sample:
         return []
     warpers: list[LogitsProcessor] = []
