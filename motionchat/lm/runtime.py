@@ -61,11 +61,10 @@ class Tokenizer:
     def __call__(self, texts: str | list[str], padding: bool = False, return_tensors: str | None = None) -> dict:
         """`{"input_ids", "attention_mask"}`: lists, or (B, S) tensors padded on the right."""
         single = isinstance(texts, str)
-        encodings = self.backend.encode_batch([texts] if single else list(texts))
-        ids = [e.ids for e in encodings]
+        ids = [e.ids for e in self.backend.encode_batch([texts] if single else list(texts))]
         if return_tensors is None:
-            return {"input_ids": ids[0] if single else ids,
-                    "attention_mask": [[1] * len(i) for i in ids][0 if single else slice(None)]}  # fmt: skip
+            masks = [[1] * len(row) for row in ids]
+            return {"input_ids": ids[0], "attention_mask": masks[0]} if single else {"input_ids": ids, "attention_mask": masks}
         if return_tensors != "pt" or not (padding or len({len(i) for i in ids}) == 1):
             raise ValueError("Tokenizer returns torch tensors ('pt') of equal-length rows; pass padding=True")
         width = max(len(i) for i in ids)
