@@ -120,10 +120,11 @@ class Linear(nn.Module):
         return F.linear(x, self.weight)
 
 
-class Embedding(nn.Module):
+class Embedding(Linear):
+    """`rows` vectors of `dim`: the weight of a Linear from `dim` to `rows`, looked up by id."""
+
     def __init__(self, rows: int, dim: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(rows, dim))
+        super().__init__(dim, rows)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return F.embedding(ids, self.weight)
