@@ -7,7 +7,8 @@ stage-1 presets' (`trainer/stage1.py`).
     python benchmarks/vq.py [--threads 2] [--repeats 10] [--preset tiny base]
 
 On a machine shared with other jobs the figures depend on OpenMP's wait policy (spinning threads
-starve each other); the header prints it. `trainer` sets OMP_WAIT_POLICY=PASSIVE unless told.
+starve each other); the header prints it. Importing motionchat before torch sets
+OMP_WAIT_POLICY=PASSIVE unless told (motionchat/threads.py).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
                          layout, family ids, the presets of the three stages, a training record
       mean.npy std.npy   the normaliser the tokenizer was trained with
       vq.safetensors     the motion tokenizer (weights, codebook and its VQConfig)
-      lm/                the language model (`motionchat.lm.storage`: HF save_pretrained + tokenizer)
+      lm/                the language model (`motionchat.lm.storage`: HF save_pretrained + tokenizer;
+                         `load_bundle` reads it without transformers, `motionchat.lm.runtime`)
       templates/         a snapshot of the task family files the model was tuned on
       card.md            what it was trained on and how, and how it scored
 
@@ -32,8 +33,8 @@ from motionchat.errors import MotionchatError
 from motionchat.filenames import BUNDLE_MEAN_FILE as MEAN_FILE
 from motionchat.filenames import BUNDLE_STD_FILE as STD_FILE
 from motionchat.filenames import CARD_FILE, CONFIG_FILE, LM_DIR, TEMPLATES_DIR, VQ_FILE
-from motionchat.lm.model import LanguageModel
-from motionchat.lm.storage import load_lm, replace_directory, save_lm
+from motionchat.lm.runtime import LanguageModel, load_runtime_lm
+from motionchat.lm.storage import replace_directory, save_lm
 from motionchat.lm.vocab import VocabLayout
 from motionchat.motion.arrays import load_npy_array, write_npy
 from motionchat.motion.normalizer import Normalizer
@@ -221,8 +222,7 @@ def load_bundle(directory: str | os.PathLike, device: str | torch.device = "cpu"
         raise MotionchatError(f"{root / CONFIG_FILE}: unknown skeleton '{config.skeleton}' (known: {', '.join(SKELETONS)})")
     normalizer = Normalizer(load_npy_array(root / MEAN_FILE, "mean"), load_npy_array(root / STD_FILE, "std"), source=str(root / MEAN_FILE))
     vq = load_vq(root / VQ_FILE, device)
-    lm = load_lm(root / LM_DIR)
-    lm.model.to(device)
+    lm = load_runtime_lm(root / LM_DIR, device)
     families = load_families(root / TEMPLATES_DIR)
 
     def mismatch(what: str) -> MotionchatError:

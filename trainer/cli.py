@@ -8,23 +8,19 @@ that `trainer --help` is quick.
 
 from __future__ import annotations
 
-import os
-
 # On a shared CPU, OpenMP threads that spin while waiting for each other slow training several
-# times over (measured: 2 threads, 0.7 vs 1.7 steps/s with other jobs running); let them sleep.
-# Set before torch is imported; an explicit OMP_WAIT_POLICY wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# times over (measured: 2 threads, 0.7 vs 1.7 steps/s with other jobs running); importing
+# motionchat (before torch) makes them sleep instead: motionchat/threads.py.
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
 
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Annotated, Any, Optional, TypeVar  # noqa: E402
+import typer
 
-import typer  # noqa: E402
-
-from motionchat.cli_options import option_group  # noqa: E402
-from motionchat.errors import friendly_errors  # noqa: E402
-from trainer.data_cli import app as data_app  # noqa: E402
-from trainer.options import RUN_OPTIONS  # noqa: E402
+from motionchat.cli_options import option_group
+from motionchat.errors import friendly_errors
+from trainer.data_cli import app as data_app
+from trainer.options import RUN_OPTIONS
 
 app = typer.Typer(
     help="Train motionchat models: the motion tokenizer (stage1), pretraining (stage2), instruction tuning (stage3).",

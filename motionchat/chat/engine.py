@@ -3,6 +3,9 @@
 The bundle loads in a background thread, started by `start_loading` or else by the first request,
 which waits for it. The REPL starts it once its prompt is on screen, not before: importing torch
 holds the GIL, so a prompt drawn alongside came about 0.4 s later on a busy 2-core machine.
+A request waits for the load before it imports anything of its own, so the two threads never
+import the same modules at once (a half-imported module fails the other thread's import); a load
+that failed is reported to the request that waited for it and tried again by the next one.
 Several independent requests (`ask_many`) share one batched generation.
 """
 
@@ -63,8 +66,7 @@ class Engine:
         self.session = session
         self.output_format = output_format
         self.raw = raw
-        self._bundle = None
-        self._load_error: BaseException | None = None
+        self._start_lock = threading.Lock()
         self.use_bundle(bundle_path or default_bundle_path())
 
     # --- the model ------------------------------------------------------------------------------
@@ -73,16 +75,23 @@ class Engine:
         """Switch to a bundle, loaded by `start_loading` or the next request; errors surface on
         the next request."""
         self.bundle_path = _check_bundle_dir(Path(path))
-        self._bundle, self._load_error = None, None
-        self._loader = threading.Thread(target=self._load, daemon=True)
+        self._new_loader()
 
-    def start_loading(self) -> None:
-        """Load the bundle in the background from now on; does nothing once it has started."""
-        if self._loader.ident is None:
-            self._loader.start()
+    def _new_loader(self) -> None:
+        path, outcome = self.bundle_path, []  # outcome: (bundle, error) once the load has ended
+        self._loader = threading.Thread(target=lambda: outcome.append(self._load(path)), daemon=True)
+        self._outcome = outcome
 
-    def _load(self) -> None:
-        path = self.bundle_path
+    def start_loading(self) -> tuple[threading.Thread, list]:
+        """Load the bundle in the background from now on (once); returns the load and where its
+        outcome will be."""
+        with self._start_lock:
+            if self._loader.ident is None:
+                self._loader.start()
+            return self._loader, self._outcome
+
+    @staticmethod
+    def _load(path: Path) -> tuple:
         bundle, error = None, None
         try:
             import torch
@@ -93,23 +102,26 @@ class Engine:
             bundle = load_bundle(path)
         except BaseException as err:  # surfaced to the user on the next request
             error = err
-        if threading.current_thread() is self._loader:  # a /bundle meanwhile started a newer load
-            self._bundle, self._load_error = bundle, error
+        return bundle, error
 
     @property
     def bundle(self):
-        self.start_loading()
-        self._loader.join()
-        if self._load_error is not None:
-            if isinstance(self._load_error, MotionchatError):
-                raise self._load_error
-            raise MotionchatError(f"cannot load the bundle at {self.bundle_path}: {self._load_error}")
-        return self._bundle
+        loader, outcome = self.start_loading()
+        loader.join()
+        bundle, error = outcome[0]
+        if error is not None:
+            with self._start_lock:
+                if self._loader is loader:  # the next request loads it again
+                    self._new_loader()
+            if isinstance(error, MotionchatError):
+                raise error
+            raise MotionchatError(f"cannot load the bundle at {self.bundle_path}: {error}")
+        return bundle
 
     @property
     def loaded(self) -> bool:
         """Whether the bundle is in memory (a request now does not wait for it)."""
-        return self._bundle is not None
+        return bool(self._outcome) and self._outcome[0][0] is not None
 
     def describe(self) -> str:
         return f"the model at {self.bundle_path}"
@@ -155,8 +167,8 @@ class Engine:
         return replies
 
     def _prepare(self, text: str) -> _Prepared:
+        bundle = self.bundle  # first: no import of ours may overlap the loader's
         request = route(text, fps=self.session_fps)
-        bundle = self.bundle
         trained_family(bundle.families, request.family)  # before loading any file the request names
         motions = [self.session.resolve(ref) for ref in request.motions]
         codec = bundle.codec
@@ -190,6 +202,7 @@ class Engine:
 
     def _generate(self, prepared: dict[int, _Prepared], replies: list[Reply], stems: list[str | None]) -> None:
         from motionchat.lm.generation import DecodingConfig
+        from motionchat.threads import compute_threads, threads_for
 
         bundle = self.bundle
         samples = self.session.samples
@@ -198,7 +211,8 @@ class Engine:
         config = DecodingConfig(do_sample=True, top_k=50, num_samples=samples, seed=self.session.seed or 0,
                                 guidance=self.session.guidance)
         order = list(prepared)
-        answers = answer_questions(bundle.lm, [prepared[i].question for i in order], config)
+        with compute_threads(threads_for(len(order) * samples)):  # one for a chat request
+            answers = answer_questions(bundle.lm, [prepared[i].question for i in order], config)
         for i, per_sample in zip(order, answers):
             item, reply = prepared[i], replies[i]
             for k, answer in enumerate(per_sample):

@@ -1,4 +1,4 @@
-"""Decoding constrained by the answer's output type, as a transformers `LogitsProcessor`.
+"""Decoding constrained by the answer's output type, as a `LogitsProcessor` (see `warpers.py`).
 
     motion:  <som> code{min..max} <eom> </s>     (an <eom> is forced once `max` codes are out)
     text:    any text token, then </s>           (no motion tokens, <som>/<eom>, sentinels, pad, unk)
@@ -11,11 +11,15 @@ row (one that produced </s>) may only repeat </s>, so no row ever has every toke
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
-from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
 from motionchat.lm.vocab import VocabLayout
+from motionchat.lm.warpers import LogitsProcessor
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 MOTION = "motion"
 TEXT = "text"

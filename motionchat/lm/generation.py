@@ -13,23 +13,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-from transformers import (
-    LogitsProcessor,
-    PreTrainedTokenizerBase,
-    T5ForConditionalGeneration,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
 
 from motionchat.errors import MotionchatError
 from motionchat.lm.answers import Answer, parse_motion_answer, parse_text_answer
 from motionchat.lm.constraints import MOTION, OUTPUT_TYPES, OutputConstraint, banned_in_text
-from motionchat.lm.kv_decoder import IncrementalT5Decoder
+from motionchat.lm.t5 import T5, encoder_output, start_decoder, vocab_rows
 from motionchat.lm.vocab import VocabLayout
+from motionchat.lm.warpers import LogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 from motionchat.motion.timing import FRAMES_PER_CODE, MAX_FRAMES, frames_to_codes
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase, T5ForConditionalGeneration
 
 
 @dataclass(frozen=True)
@@ -100,7 +97,8 @@ def _row_seed(seed: int, sample: int, prompt: str) -> int:
 
 
 def _warpers(config: DecodingConfig) -> list[LogitsProcessor]:
-    """HF's own sampling warpers, applied after the output constraint (as `generate` orders them)."""
+    """Sampling warpers (written as transformers' own), applied after the output constraint (as
+    `generate` orders them)."""
     if not config.do_sample:
         return []
     warpers: list[LogitsProcessor] = []
@@ -134,7 +132,7 @@ def _per_prompt(
 
 @torch.inference_mode()
 def generate(
-    model: T5ForConditionalGeneration,
+    model: T5 | T5ForConditionalGeneration,
     tokenizer: PreTrainedTokenizerBase,
     vocab: VocabLayout,
     prompts: Sequence[str],
@@ -170,7 +168,7 @@ def generate(
     # A motion needs <som>, its codes, <eom> and </s>; a text its tokens and </s>.
     budgets = [hi + 3 if kind == MOTION else config.max_text_tokens + 1 for kind, hi in zip(row_type, max_codes)]
     text_banned = banned_in_text(tokenizer, vocab)
-    constraint = OutputConstraint(vocab, model.config.vocab_size, row_type, min_codes, max_codes, text_banned)
+    constraint = OutputConstraint(vocab, vocab_rows(model), row_type, min_codes, max_codes, text_banned)
     processors = [constraint, *logits_processors, *_warpers(config)]
     uniforms = None
     if config.do_sample:  # each row's own draws, so that its answer does not depend on its batch
@@ -183,12 +181,12 @@ def generate(
     was_training = model.training
     model.eval()
     try:
-        encoder_hidden = model.get_encoder()(**batch).last_hidden_state
+        encoder_hidden = encoder_output(model, batch)
         encoder_hidden = encoder_hidden.repeat_interleave(n, dim=0)
         encoder_mask = batch["attention_mask"].repeat_interleave(n, dim=0)
         if config.guidance != 1.0:  # the null prompt's rows after the prompts' rows, one decoder pass
             null = tokenizer([NULL_PROMPT], return_tensors="pt").to(device)
-            null_hidden = model.get_encoder()(**null).last_hidden_state
+            null_hidden = encoder_output(model, null)
             extra = encoder_hidden.shape[1] - null_hidden.shape[1]  # the null prompt is the shortest
             null_hidden = torch.nn.functional.pad(null_hidden, (0, 0, 0, extra))
             null_mask = torch.nn.functional.pad(null["attention_mask"], (0, extra))
@@ -218,7 +216,7 @@ def sample_tokens(scores: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
 
 
 def _decode(
-    model: T5ForConditionalGeneration,
+    model: T5 | T5ForConditionalGeneration,
     encoder_hidden: torch.Tensor,
     encoder_mask: torch.Tensor,
     vocab: VocabLayout,
@@ -234,7 +232,7 @@ def _decode(
     as many null-prompt rows, which follow the answer rows' tokens."""
     rows, device = len(budgets), encoder_hidden.device
     max_new = max(budgets)
-    decoder = IncrementalT5Decoder(model, encoder_hidden, encoder_mask, max_steps=max_new + 1)
+    decoder = start_decoder(model, encoder_hidden, encoder_mask, max_steps=max_new + 1)
     ids = torch.full((rows, 1), vocab.pad_id, dtype=torch.long, device=device)  # T5 starts from <pad>
     budget = torch.tensor(budgets, device=device)
     finished = torch.zeros(rows, dtype=torch.bool, device=device)

@@ -9,13 +9,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
-from transformers import PreTrainedTokenizerBase, T5Config, T5ForConditionalGeneration
+from transformers import T5Config, T5ForConditionalGeneration
 from transformers.utils import logging as hf_logging
 
 from motionchat.errors import MotionchatError
+from motionchat.lm.runtime import LanguageModel
 from motionchat.lm.tokenizer import load_text_tokenizer, train_text_tokenizer
 from motionchat.lm.vocab import VocabLayout, add_joint_tokens
 
@@ -64,12 +64,6 @@ TINY = LMConfig()
 def base_preset(pretrained_dir: str | Path) -> LMConfig:
     """The base preset: the user's local T5 checkpoint (e.g. flan-t5-base)."""
     return LMConfig(pretrained_dir=str(pretrained_dir))
-
-
-class LanguageModel(NamedTuple):
-    model: T5ForConditionalGeneration
-    tokenizer: PreTrainedTokenizerBase
-    vocab: VocabLayout
 
 
 def build_lm(

@@ -9,7 +9,8 @@
       vocab_layout.json         `VocabLayout`, checked against the tokenizer on load
 
 The folder is written beside its final place and renamed into it, so a reader never sees half of
-it. Loading reads model.safetensors and never contacts the hub.
+it. Loading reads model.safetensors and never contacts the hub: `load_lm` into transformers'
+modules (training), `runtime.load_runtime_lm` into this project's own (answering, no transformers).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-
-from transformers import PreTrainedTokenizerBase, T5ForConditionalGeneration
-from transformers.utils import logging as hf_logging
+from typing import TYPE_CHECKING
 
 from motionchat.errors import MotionchatError
-from motionchat.lm.model import LanguageModel, load_pretrained_t5
-from motionchat.lm.tokenizer import load_text_tokenizer
+from motionchat.lm.runtime import LanguageModel
 from motionchat.lm.vocab import VocabLayout
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase, T5ForConditionalGeneration
 
 VOCAB_LAYOUT_FILE = "vocab_layout.json"
 
@@ -38,6 +39,8 @@ def save_lm(
     vocab: VocabLayout,
 ) -> Path:
     """Write model, tokenizer and vocabulary layout to `directory` (replacing it whole)."""
+    from transformers.utils import logging as hf_logging
+
     vocab.check(tokenizer)
     if model.config.vocab_size != vocab.size:
         raise ValueError(f"the model has {model.config.vocab_size} embedding rows, the vocabulary {vocab.size}")
@@ -78,17 +81,29 @@ def read_vocab_layout(directory: str | os.PathLike) -> VocabLayout:
 
 
 def load_lm(directory: str | os.PathLike) -> LanguageModel:
-    """The language model saved by `save_lm`, in eval mode, with its tokenizer checked against the layout."""
+    """The language model saved by `save_lm` as transformers' model and tokenizer (to train on), in
+    eval mode, with its tokenizer checked against the layout."""
+    from motionchat.lm.model import load_pretrained_t5
+    from motionchat.lm.tokenizer import load_text_tokenizer
+
+    return checked_lm(directory, load_text_tokenizer, load_pretrained_t5)
+
+
+def checked_lm(directory: str | os.PathLike, load_tokenizer, load_model) -> LanguageModel:
+    """Vocabulary layout, `load_tokenizer(dir)` and `load_model(dir)` of a saved language model,
+    checked against each other (either backbone: transformers' or `t5.T5`)."""
+    from motionchat.lm.t5 import vocab_rows
+
     directory = Path(directory)
     if not directory.is_dir():
         raise MotionchatError(f"{directory}: no such folder; pass the lm/ folder of a saved model")
     vocab = read_vocab_layout(directory)
-    tokenizer = load_text_tokenizer(directory)
+    tokenizer = load_tokenizer(directory)
     vocab.check(tokenizer, source=str(directory / "tokenizer.json"))
-    model = load_pretrained_t5(directory)
-    if model.config.vocab_size != vocab.size:
+    model = load_model(directory)
+    if vocab_rows(model) != vocab.size:
         raise MotionchatError(
-            f"{directory}: the weights have {model.config.vocab_size} token rows but the vocabulary "
+            f"{directory}: the weights have {vocab_rows(model)} token rows but the vocabulary "
             f"{vocab.size}; re-save the model"
         )
     return LanguageModel(model, tokenizer, vocab)

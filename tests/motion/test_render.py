@@ -164,11 +164,18 @@ def test_a_grid_draws_each_clip_frame_once_and_tiles_the_panels(tmp_path, monkey
     from motionchat.motion import render
 
     drawn = []
-    original = render._Scene.frame
-    monkeypatch.setattr(render._Scene, "frame", lambda self, t: drawn.append(t) or original(self, t))
+    original = render._Scene.frames
+
+    def counted(self, whole=False):
+        for frame in original(self, whole):
+            drawn.append(1)
+            yield frame
+
+    monkeypatch.setattr(render._Scene, "frames", counted)
     motions = [wave_motion(12), wave_motion(5), wave_motion(8)]
     out = render_grid(motions, tmp_path / "grid.gif", titles=["a", "b", "c"], captions=["x", "y", ""], size_px=64)
     assert len(drawn) == 12 + 5 + 8
+    drawn.clear()
     frames = gif_frames(out)
     assert frames.shape == (12, 2 * 64, 2 * 64, 3)  # 2 x 2 cells, the fourth empty
     assert np.abs(frames[-1].astype(int) - frames[-2]).max() > 0  # the longest clip still moves
@@ -181,3 +188,24 @@ def test_a_grid_draws_each_clip_frame_once_and_tiles_the_panels(tmp_path, monkey
         render_grid(motions, tmp_path / "x.gif", ["a", "b", "c"], ["", ""])
     with pytest.raises(MotionchatError, match=r"\.png"):
         render_grid(motions, tmp_path / "x.gif", ["a", "b", "c"], ["", "", ""], stills=4)
+
+
+@pytest.mark.parametrize("lengths", [(30,), (30, 18)], ids=["one", "side-by-side"])
+def test_redrawing_only_what_changed_gives_the_whole_frames(lengths):
+    from motionchat.motion.render import _Scene
+
+    motions = [wave_motion(n) for n in lengths]
+    motions[0][10:14] = motions[0][10]  # a still stretch: nothing but the path may change
+    scene = _Scene(motions, [""] * len(motions), "a caption", 160, 20.0, HUMANML3D)
+    reference = [np.asarray(image).copy() for image, _ in scene.frames(whole=True)]
+    previous = None
+    for t, (image, changed) in enumerate(scene.frames()):
+        frame = np.asarray(image)
+        assert np.array_equal(frame, reference[t]), f"frame {t}"
+        if previous is not None:  # outside the boxes nothing changed
+            outside = np.ones(frame.shape[:2], bool)
+            for left, top, right, bottom in changed:
+                outside[top:bottom, left:right] = False
+            assert np.array_equal(frame[outside], previous[outside]), f"frame {t}"
+        previous = frame.copy()
+    assert len(reference) == max(lengths)

@@ -84,7 +84,7 @@ def test_all_runs_the_three_stages_and_resumes_an_interrupted_one(tmp_path, caps
     runs = tmp_path / "model.runs"
     assert sorted(p.name for p in runs.iterdir()) == ["all.json", "stage1", "stage2", "stage3"]
     bundle = load_bundle(out)
-    assert bundle.config.codebook_size == 32 and bundle.lm.model.config.d_model == 32
+    assert bundle.config.codebook_size == 32 and bundle.lm.model.shape.d_model == 32
     assert bundle.config.training["stage2"]["steps"] == 2 and bundle.config.training["stage3"]["data"] == str(tiny_corpus().resolve())
     settings = json.loads((runs / "all.json").read_text())
     assert settings["overrides"]["stage3"] == parse_set_options(STAGE3_SMALL) and settings["max_steps"] == 2

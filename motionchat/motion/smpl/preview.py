@@ -215,7 +215,9 @@ def render_mesh_video(
         if suffix == ".gif":
             _write_gif(scene, tmp)
         else:
-            render.write_mp4(scene, tmp)
+            frames = (scene.frame(t) for t in range(scene.n_frames))
+            size = (scene.width // render.SUPERSAMPLE, scene.height // render.SUPERSAMPLE)
+            render.write_mp4(frames, size, scene.fps, tmp)
     return path
 
 

@@ -1,0 +1,429 @@
+"""T5 inference without transformers: the bundle's weights in this project's own modules.
+
+Importing transformers costs about 4 s of every cold command (torch.distributed, scipy, dynamo
+pulled in by its utilities) for a model whose decoding is this project's own loop anyway. Here the
+encoder, the decoder and the output head are written out (the same math as transformers'
+`T5ForConditionalGeneration`; tests compare logits and answers), the weights come straight from
+`model.safetensors` and the tokenizer from `tokenizer.json` through the `tokenizers` library that
+transformers' fast tokenizer wraps, so both give the same ids. transformers stays for training and
+for reading pretrained checkpoints (`model.py`, `storage.py`).
+
+Module and parameter names mirror transformers' (`encoder.block.0.layer.0.SelfAttention.q`), so a
+saved state dict loads with `load_state_dict(strict=True)` and every name is checked.
+
+Decoding runs `FusedDecoder`: one token per row per step over a preallocated key/value cache, with
+each layer's q/k/v in one product and every RMS-norm weight (and the output scale) folded into the
+projection after it. At batch size 1 a step is mostly per-call overhead, so fewer, larger products
+are faster; the folding changes only float rounding (logits agree to ~1e-6).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from motionchat.errors import MotionchatError
+
+
+@dataclass(frozen=True)
+class T5Shape:
+    """The architecture fields of a T5 `config.json` that inference needs.
+
+    Args:
+        gated: feed-forward is gated-gelu (T5 1.1 / flan) rather than relu (T5 1.0).
+        scale_decoder_outputs: multiply the decoder output by d_model**-0.5 before the head (tied
+            T5 1.0 style heads; transformers writes it, older configs imply it by tying).
+    """
+
+    vocab_size: int
+    d_model: int
+    d_kv: int
+    d_ff: int
+    num_heads: int
+    num_layers: int
+    num_decoder_layers: int
+    relative_attention_num_buckets: int
+    relative_attention_max_distance: int
+    gated: bool
+    layer_norm_epsilon: float
+    scale_decoder_outputs: bool
+
+    @classmethod
+    def from_config(cls, data: dict, source: str = "config.json") -> T5Shape:
+        if data.get("model_type") != "t5":
+            raise MotionchatError(f"{source}: holds a {data.get('model_type')!r} model, not T5")
+        act = data.get("feed_forward_proj", "relu")
+        if act not in ("relu", "gated-gelu"):
+            raise MotionchatError(f"{source}: feed_forward_proj {act!r} is not supported (relu or gated-gelu)")
+        tied = data.get("tie_word_embeddings", True) is not False
+        try:
+            return cls(
+                vocab_size=int(data["vocab_size"]),
+                d_model=int(data["d_model"]),
+                d_kv=int(data["d_kv"]),
+                d_ff=int(data["d_ff"]),
+                num_heads=int(data["num_heads"]),
+                num_layers=int(data["num_layers"]),
+                num_decoder_layers=int(data.get("num_decoder_layers") or data["num_layers"]),
+                relative_attention_num_buckets=int(data.get("relative_attention_num_buckets", 32)),
+                relative_attention_max_distance=int(data.get("relative_attention_max_distance", 128)),
+                gated=act == "gated-gelu",
+                layer_norm_epsilon=float(data.get("layer_norm_epsilon", 1e-6)),
+                scale_decoder_outputs=bool(data.get("scale_decoder_outputs", tied)),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise MotionchatError(f"{source}: bad T5 config ({err!r}); re-save the model") from None
+
+
+def rms(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """T5's layer norm without its weight: no mean subtracted, no bias, statistics in float32."""
+    return x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + eps)
+
+
+def gelu_new(x: torch.Tensor) -> torch.Tensor:
+    """The tanh approximation of GELU, written as transformers' `gelu_new` (same rounding)."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+def relative_position_bucket(relative_position: torch.Tensor, bidirectional: bool, num_buckets: int,
+                             max_distance: int) -> torch.Tensor:  # fmt: skip
+    """T5's bucket of each (key - query) offset: exact for small offsets, log-spaced up to max_distance."""
+    buckets = torch.zeros_like(relative_position)
+    if bidirectional:
+        num_buckets //= 2
+        buckets += (relative_position > 0).long() * num_buckets
+        distance = relative_position.abs()
+    else:
+        distance = -torch.min(relative_position, torch.zeros_like(relative_position))
+    max_exact = num_buckets // 2
+    large = max_exact + (
+        torch.log(distance.float() / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
+    ).long()
+    large = torch.min(large, torch.full_like(large, num_buckets - 1))
+    return buckets + torch.where(distance < max_exact, distance, large)
+
+
+# Parameters are allocated uninitialised: `load_t5` assigns the saved tensors in their place.
+# (torch's own layers initialise randomly, and on the meta device that imports torch._dynamo.)
+class Linear(nn.Module):
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight)
+
+
+class Embedding(Linear):
+    """`rows` vectors of `dim`: the weight of a Linear from `dim` to `rows`, looked up by id."""
+
+    def __init__(self, rows: int, dim: int):
+        super().__init__(dim, rows)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(ids, self.weight)
+
+
+class LayerNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * rms(x, self.eps)
+
+
+class Attention(nn.Module):
+    """Multi-head attention without the 1/sqrt(d) scale (T5 folds it into its initialisation)."""
+
+    def __init__(self, shape: T5Shape, relative_bias: bool):
+        super().__init__()
+        inner = shape.num_heads * shape.d_kv
+        self.heads, self.head_dim = shape.num_heads, shape.d_kv
+        self.q = Linear(shape.d_model, inner)
+        self.k = Linear(shape.d_model, inner)
+        self.v = Linear(shape.d_model, inner)
+        self.o = Linear(inner, shape.d_model)
+        if relative_bias:
+            self.relative_attention_bias = Embedding(shape.relative_attention_num_buckets, shape.num_heads)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        q, k, v = (proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2) for proj in (self.q, self.k, self.v))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)  # (B, nh, T, hs)
+        return self.o(y.transpose(1, 2).reshape(B, T, -1))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, shape: T5Shape):
+        super().__init__()
+        if shape.gated:
+            self.wi_0 = Linear(shape.d_model, shape.d_ff)
+            self.wi_1 = Linear(shape.d_model, shape.d_ff)
+        else:
+            self.wi = Linear(shape.d_model, shape.d_ff)
+        self.wo = Linear(shape.d_ff, shape.d_model)
+        self.gated = shape.gated
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.wo(gelu_new(self.wi_0(x)) * self.wi_1(x) if self.gated else F.relu(self.wi(x)))
+
+
+# transformers' names for the parts of a block, kept so that state dicts load unchanged.
+class _SelfAttentionLayer(nn.Module):
+    def __init__(self, shape: T5Shape, relative_bias: bool):
+        super().__init__()
+        self.SelfAttention = Attention(shape, relative_bias)
+        self.layer_norm = LayerNorm(shape.d_model, shape.layer_norm_epsilon)
+
+
+class _CrossAttentionLayer(nn.Module):
+    def __init__(self, shape: T5Shape):
+        super().__init__()
+        self.EncDecAttention = Attention(shape, relative_bias=False)
+        self.layer_norm = LayerNorm(shape.d_model, shape.layer_norm_epsilon)
+
+
+class _FeedForwardLayer(nn.Module):
+    def __init__(self, shape: T5Shape):
+        super().__init__()
+        self.DenseReluDense = FeedForward(shape)
+        self.layer_norm = LayerNorm(shape.d_model, shape.layer_norm_epsilon)
+
+
+class _Block(nn.Module):
+    def __init__(self, shape: T5Shape, first: bool, decoder: bool):
+        super().__init__()
+        parts = [_SelfAttentionLayer(shape, relative_bias=first)]
+        if decoder:
+            parts.append(_CrossAttentionLayer(shape))
+        self.layer = nn.ModuleList([*parts, _FeedForwardLayer(shape)])
+
+
+class _Stack(nn.Module):
+    def __init__(self, shape: T5Shape, depth: int, decoder: bool):
+        super().__init__()
+        self.block = nn.ModuleList([_Block(shape, first=i == 0, decoder=decoder) for i in range(depth)])
+        self.final_layer_norm = LayerNorm(shape.d_model, shape.layer_norm_epsilon)
+
+
+def position_bias(stack: nn.Module, shape: T5Shape, decoder: bool, query_length: int, key_length: int,
+                  device: torch.device) -> torch.Tensor:  # fmt: skip
+    """(1, nh, query_length, key_length) from the first block's table, shared by all blocks of `stack`
+    (an encoder or decoder stack, this module's or transformers')."""
+    offsets = torch.arange(key_length, device=device)[None, :] - torch.arange(query_length, device=device)[:, None]
+    buckets = relative_position_bucket(offsets, not decoder, shape.relative_attention_num_buckets,
+                                       shape.relative_attention_max_distance)  # fmt: skip
+    table = stack.block[0].layer[0].SelfAttention.relative_attention_bias
+    return table(buckets).permute(2, 0, 1)[None]
+
+
+class T5(nn.Module):
+    """Encoder, decoder and head of a T5 for inference (eval mode, no dropout, no training).
+
+    `encode` runs the encoder over a padded batch; `start_decoder(model, ...)` a `FusedDecoder`
+    over its output. The input embedding is shared by encoder and decoder; the head is tied to it unless the
+    weights bring their own `lm_head.weight` (flan-t5).
+    """
+
+    def __init__(self, shape: T5Shape, tied_head: bool = True):
+        super().__init__()
+        self.shape = shape
+        self.shared = Embedding(shape.vocab_size, shape.d_model)
+        self.encoder = _Stack(shape, shape.num_layers, decoder=False)
+        self.decoder = _Stack(shape, shape.num_decoder_layers, decoder=True)
+        self.lm_head = Linear(shape.d_model, shape.vocab_size)
+        if tied_head:
+            self.lm_head.weight = self.shared.weight
+        self._fused: tuple[tuple, FusedWeights] | None = None
+        self.eval()
+
+    @torch.inference_mode()
+    def encode(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, S) ids and 0/1 mask -> (B, S, C) encoder output."""
+        x = self.shared(input_ids)
+        S = input_ids.shape[1]
+        pad = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
+        pad.masked_fill_(attention_mask == 0, torch.finfo(x.dtype).min)
+        bias = position_bias(self.encoder, self.shape, False, S, S, x.device).to(x.dtype)
+        bias = bias + pad[:, None, None, :]  # (B, nh, S, S)
+        for block in self.encoder.block:
+            attn, ff = block.layer
+            x = x + attn.SelfAttention(attn.layer_norm(x), bias)
+            x = x + ff.DenseReluDense(ff.layer_norm(x))
+        return self.encoder.final_layer_norm(x)
+
+    def fused_weights(self) -> FusedWeights:
+        """The decoder's weights fused for stepping; rebuilt whenever a parameter has changed."""
+        key = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        if self._fused is None or self._fused[0] != key:
+            self._fused = (key, FusedWeights(self, self.shape))
+        return self._fused[1]
+
+
+class FusedWeights:
+    """Per decoder layer: self-attention q|k|v in one matrix, its output, cross-attention q (norm
+    folded) and k|v (applied to the encoder output once per batch), the feed-forward input (norm
+    folded) and output; then the head with the final norm and the output scale folded in.
+
+    `model` is this module's `T5` or transformers' `T5ForConditionalGeneration` (same names)."""
+
+    @torch.inference_mode()
+    def __init__(self, model: nn.Module, shape: T5Shape):
+        self.heads, self.head_dim, self.eps, self.gated = shape.num_heads, shape.d_kv, shape.layer_norm_epsilon, shape.gated
+        self.embed = model.shared.weight
+        self.layers = []
+        for block in model.decoder.block:
+            self_attn, cross_attn, ff = block.layer
+            a, c, d = self_attn.SelfAttention, cross_attn.EncDecAttention, ff.DenseReluDense
+            wi = torch.cat([d.wi_0.weight, d.wi_1.weight]) if shape.gated else d.wi.weight
+            self.layers.append((
+                torch.cat([a.q.weight, a.k.weight, a.v.weight]) * self_attn.layer_norm.weight,  # (3 nh hs, C)
+                a.o.weight,
+                c.q.weight * cross_attn.layer_norm.weight,
+                torch.cat([c.k.weight, c.v.weight]),
+                c.o.weight,
+                wi * ff.layer_norm.weight,
+                d.wo.weight,
+            ))  # fmt: skip
+        scale = shape.d_model**-0.5 if shape.scale_decoder_outputs else 1.0
+        self.head = model.lm_head.weight * (model.decoder.final_layer_norm.weight * scale)
+        self.shape, self.stack = shape, model.decoder
+
+
+class FusedDecoder:
+    """Decoder state for one batch: cross-attention keys/values, self-attention cache, step count.
+
+    Args:
+        weights: `T5.fused_weights()`.
+        encoder_hidden: (B, S, C) encoder output.
+        encoder_mask: (B, S) 1 for prompt tokens, 0 for padding.
+        max_steps: the most decoder tokens (including the start token) this batch will feed.
+    """
+
+    @torch.inference_mode()
+    def __init__(self, weights: FusedWeights, encoder_hidden: torch.Tensor, encoder_mask: torch.Tensor, max_steps: int):
+        self.w = weights
+        B, S, _ = encoder_hidden.shape
+        nh, hs = weights.heads, weights.head_dim
+        dtype, device = encoder_hidden.dtype, encoder_hidden.device
+        neg = torch.finfo(dtype).min
+        self.cross_kv = []
+        for layer in weights.layers:
+            kv = F.linear(encoder_hidden, layer[3]).view(B, S, 2, nh, hs).permute(2, 0, 3, 1, 4)
+            # laid out once as the products read them: keys (B, nh, hs, S), values (B, nh, S, hs)
+            self.cross_kv.append((kv[0].transpose(-1, -2).contiguous(), kv[1].contiguous()))
+        self.cross_bias = torch.zeros(B, 1, 1, S, dtype=dtype, device=device)
+        self.cross_bias.masked_fill_(encoder_mask[:, None, None, :] == 0, neg)
+        # Relative position bias plus the causal mask, for every query/key position this batch can
+        # reach: (1, nh, max_steps, max_steps).
+        causal = torch.ones(max_steps, max_steps, dtype=torch.bool, device=device).tril()
+        bias = position_bias(weights.stack, weights.shape, True, max_steps, max_steps, device)
+        self.self_bias = bias.to(dtype).masked_fill(~causal, neg)
+        cache_shape = (len(weights.layers), B, nh, max_steps, hs)
+        self.keys = torch.zeros(cache_shape, dtype=dtype, device=device)
+        self.values = torch.zeros(cache_shape, dtype=dtype, device=device)
+        self.max_steps, self.step_index = max_steps, 0
+
+    @torch.inference_mode()
+    def step(self, tokens: torch.LongTensor) -> torch.Tensor:
+        """Feed one token per row (B,); returns the next-token logits (B, V)."""
+        t, w = self.step_index, self.w
+        if t >= self.max_steps:
+            raise IndexError(f"the decoder cache holds {self.max_steps} steps")
+        B, nh, hs, eps = tokens.shape[0], w.heads, w.head_dim, w.eps
+        x = F.embedding(tokens, w.embed)  # (B, C)
+        bias = self.self_bias[:, :, t : t + 1, : t + 1]  # (1, nh, 1, t+1)
+        for i, (qkv_w, o_w, cq_w, _, co_w, wi_w, wo_w) in enumerate(w.layers):
+            q, k, v = F.linear(rms(x, eps), qkv_w).view(B, 3, nh, hs).unbind(1)  # (B, nh, hs) each
+            self.keys[i, :, :, t] = k
+            self.values[i, :, :, t] = v
+            y = _attend(q[:, :, None], self.keys[i, :, :, : t + 1].transpose(-1, -2), self.values[i, :, :, : t + 1], bias)
+            x = torch.addmm(x, y.view(B, nh * hs), o_w.t())
+
+            q = F.linear(rms(x, eps), cq_w).view(B, nh, 1, hs)
+            k, v = self.cross_kv[i]
+            x = torch.addmm(x, _attend(q, k, v, self.cross_bias).view(B, nh * hs), co_w.t())
+
+            h = F.linear(rms(x, eps), wi_w)
+            if w.gated:
+                gate, linear = h.chunk(2, dim=-1)
+                h = gelu_new(gate) * linear
+            else:
+                h = F.relu(h)
+            x = torch.addmm(x, h, wo_w.t())
+        self.step_index += 1
+        return F.linear(rms(x, eps), w.head)
+
+
+def _attend(q: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """One query per row, (B, nh, 1, hs), against keys (B, nh, hs, T) and values (B, nh, T, hs),
+    unscaled, plus `bias`. Two small products; at this size `scaled_dot_product_attention` costs
+    more (its kernel's set-up, per call)."""
+    return torch.matmul((torch.matmul(q, keys_t) + bias).softmax(-1), values)
+
+
+def load_t5(directory: str | Path, device: str | torch.device = "cpu") -> T5:
+    """The T5 saved by transformers' `save_pretrained` in `directory` (config.json + model.safetensors)."""
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    config_path, weights_path = directory / "config.json", directory / "model.safetensors"
+    if not weights_path.is_file():
+        raise MotionchatError(f"{directory}: no model.safetensors; re-save the model with this version of motionchat")
+    try:
+        shape = T5Shape.from_config(json.loads(config_path.read_text()), str(config_path))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise MotionchatError(f"{config_path}: unreadable ({type(err).__name__}); re-save the model") from None
+    try:
+        state = load_file(weights_path, device=str(device))
+    except Exception as err:  # noqa: BLE001  safetensors raises its own error types for a damaged file
+        raise MotionchatError(f"{weights_path}: could not read the weights ({err}); re-save the model") from None
+    # transformers writes the tied embedding once, as shared.weight; the stacks' embed_tokens alias it
+    state = {k: v for k, v in state.items() if not k.endswith("embed_tokens.weight")}
+    tied = "lm_head.weight" not in state
+    model = T5(shape, tied_head=tied)
+    if tied:
+        state["lm_head.weight"] = state["shared.weight"]
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+    except RuntimeError as err:  # a tensor of the wrong size
+        missing, unexpected = [str(err).strip().splitlines()[-1].strip()], []
+    if missing or unexpected:
+        what = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
+        raise MotionchatError(f"{weights_path}: the weights do not fit config.json ({what}); re-save the model")
+    if tied:  # assigning gave the head its own Parameter (of the same tensor); share the one
+        model.lm_head.weight = model.shared.weight
+    return model.eval()
+
+
+# Generation takes either backbone: this module's `T5` (answering) or transformers' model, which
+# training samples from while it learns (its weights are fused afresh for each call).
+
+
+def encoder_output(model, batch: dict) -> torch.Tensor:
+    """(B, S, C) encoder output for a tokenised batch, from either backbone."""
+    if isinstance(model, T5):
+        return model.encode(batch["input_ids"], batch["attention_mask"])
+    return model.get_encoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+
+
+def start_decoder(model, encoder_hidden: torch.Tensor, encoder_mask: torch.Tensor, max_steps: int):
+    """An incremental decoder (`.step(tokens) -> logits`) over `encoder_hidden`, for either backbone."""
+    if isinstance(model, T5):
+        weights = model.fused_weights()
+    else:
+        weights = FusedWeights(model, T5Shape.from_config(model.config.to_dict()))
+    return FusedDecoder(weights, encoder_hidden, encoder_mask, max_steps)
+
+
+def vocab_rows(model) -> int:
+    """Width of the backbone's logits."""
+    return model.shape.vocab_size if isinstance(model, T5) else model.config.vocab_size
