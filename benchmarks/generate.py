@@ -189,7 +189,7 @@ def main() -> None:
             f"ratio {sequential.wall_s / batched.wall_s:5.1f}x wall {sequential.cpu_s / batched.cpu_s:5.1f}x cpu"
         )
     if args.compare_hf:
-        from motionchat.lm.storage import load_lm
+        from motionchat.lm.model import load_lm
 
         hf_lm = load_lm(lm_dir)
         print(f"generation beside transformers' model.generate (same weights, same constraint, greedy), median of {repeats}:")

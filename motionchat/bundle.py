@@ -33,7 +33,8 @@ from motionchat.errors import MotionchatError
 from motionchat.filenames import BUNDLE_MEAN_FILE as MEAN_FILE
 from motionchat.filenames import BUNDLE_STD_FILE as STD_FILE
 from motionchat.filenames import CARD_FILE, CONFIG_FILE, LM_DIR, TEMPLATES_DIR, VQ_FILE
-from motionchat.lm.runtime import LanguageModel, load_runtime_lm
+from motionchat.lm.runtime import load_runtime_lm
+from motionchat.lm.storage import LanguageModel
 from motionchat.lm.storage import replace_directory, save_lm
 from motionchat.lm.vocab import VocabLayout
 from motionchat.motion.arrays import load_npy_array, write_npy

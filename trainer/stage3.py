@@ -43,7 +43,7 @@ from motionchat.fileio import atomic_write_text
 from motionchat.filenames import EVAL_FILE, LM_DIR, PROVENANCE_FILE
 from motionchat.lm.generation import DecodingConfig
 from motionchat.lm.model import LanguageModel
-from motionchat.lm.storage import load_lm
+from motionchat.lm.model import load_lm
 from motionchat.motion.timing import frames_to_codes
 from motionchat.tasks.answering import TASKS, Question, TaskRequest, answer_questions, check_generation_rate, prepare
 from motionchat.tasks.examples import TaskValues, build_target, known_frames

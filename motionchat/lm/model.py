@@ -15,7 +15,7 @@ from transformers import T5Config, T5ForConditionalGeneration
 from transformers.utils import logging as hf_logging
 
 from motionchat.errors import MotionchatError
-from motionchat.lm.runtime import LanguageModel
+from motionchat.lm.storage import LanguageModel, checked_lm
 from motionchat.lm.tokenizer import load_text_tokenizer, train_text_tokenizer
 from motionchat.lm.vocab import VocabLayout, add_joint_tokens
 
@@ -181,3 +181,9 @@ def resize_embeddings(model: T5ForConditionalGeneration, vocab: VocabLayout, gen
         head.weight.copy_(grown(old_out))
         model.set_output_embeddings(head)
     model.config.vocab_size = vocab.size
+
+
+def load_lm(directory: str | Path) -> LanguageModel:
+    """The language model saved by `save_lm` as transformers' model and tokenizer (to train on), in
+    eval mode, with its tokenizer checked against the layout."""
+    return checked_lm(directory, load_text_tokenizer, load_pretrained_t5)

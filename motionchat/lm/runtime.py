@@ -11,21 +11,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import torch
 
 from motionchat.errors import MotionchatError
-from motionchat.lm.vocab import VocabLayout
-
-
-class LanguageModel(NamedTuple):
-    """Backbone, tokenizer and vocabulary layout: transformers' T5 and tokenizer (training), or
-    `t5.T5` and `Tokenizer` (answering)."""
-
-    model: Any
-    tokenizer: Any
-    vocab: VocabLayout
+from motionchat.lm.storage import LanguageModel, checked_lm
 
 
 class Batch(dict):
@@ -109,7 +99,6 @@ def load_runtime_tokenizer(directory: Path) -> Tokenizer:
 def load_runtime_lm(directory: str | os.PathLike, device: str | torch.device = "cpu") -> LanguageModel:
     """The language model saved by `save_lm`, for answering: `t5.T5` + `Tokenizer`, checked against
     the saved vocabulary layout, without importing transformers."""
-    from motionchat.lm.storage import checked_lm
     from motionchat.lm.t5 import load_t5
 
     return checked_lm(directory, load_runtime_tokenizer, lambda d: load_t5(d, device))

@@ -10,7 +10,7 @@
 
 The folder is written beside its final place and renamed into it, so a reader never sees half of
 it. Loading reads model.safetensors and never contacts the hub: `load_lm` into transformers'
-modules (training), `runtime.load_runtime_lm` into this project's own (answering, no transformers).
+modules (training, `model.load_lm`), `runtime.load_runtime_lm` into this project's own (answering, no transformers).
 """
 
 from __future__ import annotations
@@ -20,16 +20,24 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from motionchat.errors import MotionchatError
-from motionchat.lm.runtime import LanguageModel
 from motionchat.lm.vocab import VocabLayout
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase, T5ForConditionalGeneration
 
 VOCAB_LAYOUT_FILE = "vocab_layout.json"
+
+
+class LanguageModel(NamedTuple):
+    """Backbone, tokenizer and vocabulary layout: transformers' T5 and tokenizer (training), or
+    `t5.T5` and `Tokenizer` (answering)."""
+
+    model: Any
+    tokenizer: Any
+    vocab: VocabLayout
 
 
 def save_lm(
@@ -78,15 +86,6 @@ def read_vocab_layout(directory: str | os.PathLike) -> VocabLayout:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise MotionchatError(f"{path}: not valid JSON; re-save the model") from None
     return VocabLayout.from_dict(data, source=str(path))
-
-
-def load_lm(directory: str | os.PathLike) -> LanguageModel:
-    """The language model saved by `save_lm` as transformers' model and tokenizer (to train on), in
-    eval mode, with its tokenizer checked against the layout."""
-    from motionchat.lm.model import load_pretrained_t5
-    from motionchat.lm.tokenizer import load_text_tokenizer
-
-    return checked_lm(directory, load_text_tokenizer, load_pretrained_t5)
 
 
 def checked_lm(directory: str | os.PathLike, load_tokenizer, load_model) -> LanguageModel:

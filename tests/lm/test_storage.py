@@ -8,7 +8,8 @@ from transformers import T5Config, T5ForConditionalGeneration
 from motionchat.errors import MotionchatError
 from motionchat.lm.generation import generate
 from motionchat.lm.model import LanguageModel, resize_embeddings
-from motionchat.lm.storage import VOCAB_LAYOUT_FILE, load_lm, save_lm
+from motionchat.lm.model import load_lm
+from motionchat.lm.storage import VOCAB_LAYOUT_FILE, save_lm
 
 
 def _assert_same_model(a, b):

@@ -24,7 +24,8 @@ from motionchat.lm import warpers
 from motionchat.lm.constraints import OutputConstraint, banned_in_text
 from motionchat.lm.generation import DecodingConfig, generate
 from motionchat.lm.runtime import load_runtime_lm
-from motionchat.lm.storage import load_lm, save_lm
+from motionchat.lm.model import load_lm
+from motionchat.lm.storage import save_lm
 from motionchat.lm.t5 import T5, encoder_output, load_t5, start_decoder
 from motionchat.lm.vocab import VocabLayout
 from motionchat.tasks.examples import TaskValues, build_prompt
