@@ -26,6 +26,7 @@ figures compare: the decoding bounds are min = max = 196 frames, i.e. <eom> is m
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -176,6 +177,11 @@ def main() -> None:
     print(f"  VQ decode  {median_time(lambda: vq_decode(codes), args.repeats)}")
     print(f"  joints     {median_time(lambda: to_joints(features), args.repeats)}")
     print(f"  total      {median_time(lambda: request(one), args.repeats)}   (target <= 250 ms)")
+    guided = dataclasses.replace(FULL_LENGTH, guidance=2.0)  # the prompt's and the null prompt's rows in one batch
+    plain_s = median_time(lambda: lm_generate(one), args.repeats)
+    guided_s = median_time(lambda: generate(lm.model, lm.tokenizer, lm.vocab, one, "motion", guided), args.repeats)
+    print(f"  generation with guidance 2 {guided_s}   ({guided_s.wall_s / plain_s.wall_s:.2f}x the plain generation "
+          f"{plain_s.wall_s * 1000:.0f} ms; a full request must stay <= 250 ms)")
 
     prompts = [PROMPTS[i % len(PROMPTS)] + f" ({i})" for i in range(BATCH)]
     repeats = args.batch_repeats  # the single-prompt shapes are warm already

@@ -130,6 +130,12 @@ class Bundle:
         return self.config.fps
 
     @property
+    def guidance(self) -> float:
+        """The guidance scale measured best for this model (`training.guidance` in config.json;
+        1, plain decoding, when the bundle records none)."""
+        return float(self.config.training.get("guidance", 1.0))
+
+    @property
     def codec(self) -> MotionCodec:
         return MotionCodec(self.vq, self.normalizer, self.skeleton)
 

@@ -209,7 +209,7 @@ class Engine:
         # Always sampled (seeded, so repeatable): greedy decoding of the tiny model repeats one
         # motion code until the length limit instead of ending the motion.
         config = DecodingConfig(do_sample=True, top_k=50, num_samples=samples, seed=self.session.seed or 0,
-                                guidance=self.session.guidance)
+                                guidance=bundle.guidance if self.session.guidance is None else self.session.guidance)
         order = list(prepared)
         with compute_threads(threads_for(len(order) * samples)):  # one for a chat request
             answers = answer_questions(bundle.lm, [prepared[i].question for i in order], config)

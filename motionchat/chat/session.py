@@ -17,9 +17,7 @@ from motionchat.errors import MotionchatError
 from motionchat.motion.skeleton import HUMANML3D, SkeletonSpec
 from motionchat.tasks.routing import LAST, PREVIOUS
 
-# Classifier-free guidance scale of chat answers (`DecodingConfig.guidance`; 1 = off), chosen by
-# measurement on the shipped model (README, Quality).
-DEFAULT_GUIDANCE = 1.0
+
 MAX_GUIDANCE = 20.0
 
 
@@ -57,7 +55,7 @@ class Session:
     out_dir: Path = Path("motionchat_out")
     samples: int = 1
     seed: int | None = None
-    guidance: float = DEFAULT_GUIDANCE
+    guidance: float | None = None  # classifier-free guidance; None: the bundle's own (`Bundle.guidance`)
     motions: list[SessionMotion] = field(default_factory=list)
     interactive: bool = False  # the REPL: hints may name its slash commands
     _counter: int = 0
