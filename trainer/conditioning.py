@@ -9,7 +9,7 @@ The levers, both on training examples only:
 - motion-history corruption (T2M-GPT's tau): each motion code of the decoder's teacher-forcing
   input is replaced by a random code with probability tau, the target staying clean, so the next
   code cannot be copied from the history alone;
-- condition dropout: a share of examples get the null prompt (`NULL_PROMPT`, the empty text),
+- condition dropout: a share of examples get the null prompt (`generation.NULL_PROMPT`, the empty text),
   which both teaches the unconditional answer that classifier-free guidance subtracts at run time
   (`motionchat.lm.generation`, `DecodingConfig.guidance`) and leaves the rest to be learnt from the
   prompt.
@@ -22,11 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 from torch import nn
 
-from motionchat.lm.generation import NULL_PROMPT
 from motionchat.lm.vocab import VocabLayout
 from trainer.seq2seq import Seq2SeqExample, mean_loss, shift_right
-
-__all__ = ["NULL_PROMPT", "corrupt_motion_history", "gap_line", "prompt_gap"]
 
 
 def corrupt_motion_history(labels: Sequence[int], vocab: VocabLayout, tau: float, rng: np.random.Generator) -> list[int] | None:

@@ -41,7 +41,7 @@ from motionchat.data.synth.vocabulary import check_program, program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from motionchat.filenames import EVAL_FILE, LM_DIR, PROVENANCE_FILE
-from motionchat.lm.generation import DecodingConfig
+from motionchat.lm.generation import NULL_PROMPT, DecodingConfig
 from motionchat.lm.model import LanguageModel
 from motionchat.lm.model import load_lm
 from motionchat.motion.timing import frames_to_codes
@@ -51,7 +51,7 @@ from motionchat.tasks.families import Family, load_families
 from motionchat.tasks.templates import read_answer
 from motionchat.vq import VQ_FILE
 from motionchat.vq.codec import MotionCodec
-from trainer.conditioning import NULL_PROMPT, corrupt_motion_history, gap_line, prompt_gap
+from trainer.conditioning import corrupt_motion_history, gap_line, prompt_gap
 from trainer.config import TrainConfig
 from trainer.lm_inputs import check_codec_dir, fixed_keys, load_captioned, load_codec_dir, load_validation, read_json
 from trainer.loop import RunResult
