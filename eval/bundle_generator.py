@@ -6,7 +6,8 @@ about the same test clips in every repeat.
 
 A malformed answer (`generate` reports it, never patches it) still needs something to be scored:
 a motion answer is replaced by the request's last known frame repeated (a text-to-motion answer,
-which has none, by an all-zero motion), a text answer is scored as far as it got. Every
+which has none, by an all-zero motion), a text answer is scored as far as it got; a duration
+answer that states no length counts as wrong. Every
 answer is counted in `tally`, and the report shows the share that was malformed per task.
 """
 
@@ -23,6 +24,7 @@ from eval.generators import (
     AnswerTally,
     CaptionRequest,
     DiffRequest,
+    DurationRequest,
     EditRequest,
     InbetweenRequest,
     MotionPrompt,
@@ -31,6 +33,7 @@ from eval.generators import (
 from motionchat.bundle import load_bundle
 from motionchat.lm.generation import DecodingConfig
 from motionchat.tasks.answering import Question, TaskRequest, answer_questions, decode_answers, prepare
+from motionchat.tasks.templates import read_answer
 
 STAND_INS = {
     "t2m": "each is scored as an all-zero motion",
@@ -39,17 +42,19 @@ STAND_INS = {
     "inbetween": "each is scored as the last given frame of the start repeated",
     "edit": "each is scored as the source's last frame repeated",
     "diff": "an unfinished sentence is scored as far as it got, an unusable one as empty",
+    "duration": "an answer that states no length (it reads as none of the family's answers) counts as wrong",
 }
 
 
 class BundleGenerator:
     name = "model"
-    tasks = ("t2m", "m2t", "predict", "inbetween", "edit", "diff")
+    tasks = ("t2m", "m2t", "predict", "inbetween", "edit", "diff", "duration")
     samples_differ = True
 
-    def __init__(self, bundle: str | Path, device: str = "cpu", guidance: float = 1.0):
+    def __init__(self, bundle: str | Path, device: str = "cpu", guidance: float | None = None):
+        """`guidance`: the classifier-free guidance scale (None: the bundle's own)."""
         self.bundle = load_bundle(bundle, device)
-        self.guidance = guidance
+        self.guidance = self.bundle.guidance if guidance is None else guidance
         self.codec = self.bundle.codec
         self.tally = AnswerTally(STAND_INS)
         self._codes: dict = {}  # motion key -> codes
@@ -57,8 +62,9 @@ class BundleGenerator:
     def _encode(self, motions: Sequence[np.ndarray]) -> list[list[int]]:
         return memoised(motions, [motion_key(m) for m in motions], self._codes, self.codec.encode_many)
 
-    def _answers(self, task: str, requests: Sequence[TaskRequest], seed: int, n_samples: int = 1):
-        """(questions, answers[request][sample]) of one batch; prompts drawn in order from one seeded rng."""
+    def _answers(self, task: str, requests: Sequence[TaskRequest], seed: int, n_samples: int = 1, usable=lambda answer: answer.ok):
+        """(questions, answers[request][sample]) of one batch; prompts drawn in order from one seeded
+        rng. An answer counts as malformed in `tally` unless `usable`."""
         rng, codec = random.Random(seed), self.codec
         questions = [
             prepare(
@@ -73,7 +79,7 @@ class BundleGenerator:
         ]
         config = DecodingConfig(do_sample=True, top_k=50, num_samples=n_samples, seed=seed, guidance=self.guidance)
         answers = answer_questions(self.bundle.lm, questions, config)
-        self.tally.count(task, [a.ok for per_prompt in answers for a in per_prompt])
+        self.tally.count(task, [usable(a) for per_prompt in answers for a in per_prompt])
         return questions, answers
 
     def _motions(
@@ -148,6 +154,19 @@ class BundleGenerator:
         ]
         _, answers = self._answers("diff", tasks, seed)
         return [self._difference_sentence(a[0].text or "") for a in answers]
+
+    def duration(self, requests: Sequence[DurationRequest], seed: int) -> list[float | None]:
+        codes = self._encode([r.motion for r in requests])
+        tasks = [TaskRequest("m2length", motions=[c], motion_frames=[len(r.motion)]) for c, r in zip(codes, requests)]
+        _, answers = self._answers("duration", tasks, seed, usable=lambda a: a.ok and self._stated_frames(a.text or "") is not None)
+        return [self._stated_frames(a[0].text or "") for a in answers]
+
+    def _stated_frames(self, answer: str) -> float | None:
+        """The length in frames an m2length answer states, or None when it reads as no answer template."""
+        fps = self.bundle.fps
+        for values in read_answer(self.bundle.families["m2length"].answers, answer, fps):
+            return float(values["frames"]) if "frames" in values else float(values["seconds"]) * fps
+        return None
 
     def _difference_sentence(self, answer: str) -> str:
         """The sentence a diff answer wraps: "The difference: X." -> "X." (the answer templates the

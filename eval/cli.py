@@ -2,7 +2,7 @@
 
 Train the evaluation networks once per dataset (`train-evaluator`, and `train-recognizer` on the
 synthetic corpus), then evaluate: one task (`t2m`, `m2t`, `predict`, `inbetween`, `edit`,
-`diff`, `tokenizer`) or `all` of them. Every evaluation writes a report folder (report.json, report.md,
+`diff`, `duration`, `tokenizer`) or `all` of them. Every evaluation writes a report folder (report.json, report.md,
 one PNG per task) with the baseline rows beside the model's. Heavy modules are imported inside
 the commands so that `--help` is quick.
 """
@@ -61,7 +61,8 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Seeds every random choi
 MMSamplesOption = Annotated[int, typer.Option("--mm-samples", min=2, help="Motions per caption for MultiModality (protocol: 30).")]
 MMPromptsOption = Annotated[int, typer.Option("--mm-prompts", min=1, help="Captions for MultiModality (protocol: 100).")]
 GuidanceOption = Annotated[
-    float, typer.Option("--guidance", min=0, max=20, help="Classifier-free guidance scale of the model's answers (1 = off).")
+    Optional[float],
+    typer.Option("--guidance", min=0, max=20, help="Classifier-free guidance scale of the model's answers (1 = off; default: the bundle's own)."),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="torch device for the networks (cpu, cuda, cuda:1, ...).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
@@ -82,7 +83,7 @@ EVALUATION_OPTIONS: dict[str, tuple[Any, Any]] = {
     "seed": (SeedOption, 0),
     "mm_samples": (MMSamplesOption, 30),
     "mm_prompts": (MMPromptsOption, 100),
-    "guidance": (GuidanceOption, 1.0),
+    "guidance": (GuidanceOption, None),
     "device": (DeviceOption, "cpu"),
     "quiet": (QuietOption, False),
 }
@@ -188,6 +189,34 @@ app.command("predict")(_task_command("predict", "Motion prediction from the firs
 app.command("inbetween")(_task_command("inbetween", "In-betweening from the first and last 25%: ADE/FDE, FID, Diversity."))
 app.command("edit")(_task_command("edit", "Motion editing on the synthetic corpus's edit pairs: program accuracy, FID, R-Precision."))
 app.command("diff")(_task_command("diff", "Motion difference on the synthetic corpus's edit pairs: correct descriptions, BLEU@4."))
+app.command("duration")(_task_command("duration", "Duration questions: answers within 10% of each test motion's length, relative error."))
+
+
+@app.command("judge")
+@friendly_errors
+def judge_command(
+    bundle: Annotated[Path, typer.Option("--bundle", help="Trained model bundle (or a stage-3 snapshot of one).")],
+    data: Annotated[Path, typer.Option("--data", help="HumanML3D-layout dataset folder.")],
+    clips: Annotated[int, typer.Option("--clips", min=2, help="The first N clips of the split are asked about (R-Precision needs 32).")] = 128,
+    split: Annotated[str, typer.Option("--split", help="The split asked about: val (during training) or test.")] = "val",
+    guidance: GuidanceOption = None,
+    seed: SeedOption = 0,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the scores to this JSON file.")] = None,
+) -> None:
+    """A quick reading of what a model does (text-to-motion R-Precision and program accuracy, caption program accuracy,
+    durations): what stage 3 watches during training.
+
+    Example: [bold]motionchat-eval judge --bundle B --data data/synth --clips 128[/]
+    """
+    import json
+
+    from eval.judge import judge
+    from motionchat.fileio import atomic_write_text
+
+    scores = judge(bundle, data, clips=clips, split=split, guidance=guidance, seed=seed)
+    if json_out is not None:
+        atomic_write_text(json_out, json.dumps(scores, indent=2) + "\n")
+    Console(soft_wrap=True).print(", ".join(f"{name} {value:.3f}" if isinstance(value, float) else f"{name} {value}" for name, value in scores.items()))
 
 
 @app.command("tokenizer")
@@ -233,7 +262,7 @@ def all_command(data: DataOption, out: ReportOption, *, options: dict[str, Any])
     from eval.runner import run_evaluation
     from motionchat.filenames import EDITS_FILE
 
-    tasks = ["t2m", "m2t", "predict", "inbetween"]
+    tasks = ["t2m", "m2t", "predict", "inbetween", "duration"]
     if (data / EDITS_FILE).is_file():
         tasks += ["edit", "diff"]
     if options["bundle"] is not None or options["vq"] is not None:

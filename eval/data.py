@@ -59,11 +59,13 @@ class EvalData:
     Args:
         root: HumanML3D-layout folder.
         limit: evaluate on the first `limit` test clips only (quick runs).
+        split: the split evaluated ("val" for checks during training, which must not read the
+            test split); `test` and everything named after it then mean that split.
     """
 
-    def __init__(self, root: str | Path, limit: int | None = None):
+    def __init__(self, root: str | Path, limit: int | None = None, split: str = "test"):
         self.root = check_dataset_dir(root)
-        self.test = MotionClips(self.root, "test", with_captions=True)
+        self.test = MotionClips(self.root, split, with_captions=True)
         self.skeleton = self.test.skeleton
         self.normalizer = Normalizer.from_dir(self.root)
         if self.normalizer.dim != self.skeleton.feature_dim:
@@ -98,4 +100,4 @@ class EvalData:
         if self.edit_pairs:
             extras.append(f"{len(self.test_edit_pairs)} test edit pairs")
         more = f" with {', '.join(extras)}" if extras else ""
-        return f"{self.root}: {len(self.test_indices)} of {len(self.test)} test clips ({self.skeleton.name}){more}"
+        return f"{self.root}: {len(self.test_indices)} of {len(self.test)} {self.test.split} clips ({self.skeleton.name}){more}"

@@ -34,7 +34,7 @@ from motionchat.motion.features import feature_layout
 from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.skeleton import skeleton_for_feature_dim
 
-TASKS = ("t2m", "m2t", "predict", "inbetween", "edit", "diff")
+TASKS = ("t2m", "m2t", "predict", "inbetween", "edit", "diff", "duration")
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,14 @@ class DiffRequest:
     clip_id: str  # the edit pair's id
 
 
+@dataclass(frozen=True)
+class DurationRequest:
+    """How long is `motion`?"""
+
+    motion: np.ndarray  # (T, D)
+    clip_id: str
+
+
 @dataclass
 class AnswerTally:
     """How many answers a generator gave per task, and how many of them were malformed.
@@ -139,6 +147,10 @@ class Generator(Protocol):
         """-> for each pair, one sentence saying how the second motion differs from the first."""
         ...
 
+    def duration(self, requests: Sequence[DurationRequest], seed: int) -> list[float | None]:
+        """-> for each motion, its length in frames as the generator states it (None: unreadable)."""
+        ...
+
 
 class _Unsupported:
     """Default methods for baselines that answer only some tasks."""
@@ -167,6 +179,9 @@ class _Unsupported:
 
     def difference(self, requests, seed):
         self._refuse("diff")
+
+    def duration(self, requests, seed):
+        self._refuse("duration")
 
 
 class ClipIndex:
@@ -219,6 +234,9 @@ class GroundTruthGenerator(_Unsupported):
     def difference(self, requests, seed):
         return [self.differences[r.clip_id] for r in requests]
 
+    def duration(self, requests, seed):
+        return [float(len(r.motion)) for r in requests]
+
 
 class _BagOfWords:
     """TF-IDF vectors of captions (sparse: HumanML3D has ~70k training captions), for nearest-caption search."""
@@ -268,12 +286,12 @@ class RetrievalGenerator(_Unsupported):
     continuation fills the unknown frames. Difference: the sentence of the training edit pair
     (`train_differences`: source id, target id, sentence) whose change of motion descriptor
     (second minus first) is nearest to the requested pair's; on a 3k-clip corpus this reads twice
-    as many edits right as comparing the two descriptors themselves. All deterministic (the seed
-    is not used).
+    as many edits right as comparing the two descriptors themselves. Duration: the length of the
+    clip with the nearest motion descriptor. All deterministic (the seed is not used).
     """
 
     name = "retrieval"
-    tasks = ("t2m", "m2t", "predict", "inbetween", "diff")
+    tasks = ("t2m", "m2t", "predict", "inbetween", "diff", "duration")
     samples_differ = True
     OPENING_FRAMES = 64  # longest known start compared (in-betweening keeps 25% of <= 196 frames)
     OPENING_STEP = 4  # every 4th frame of it: HumanML3D's ~23k training clips stay ~100 MB
@@ -329,6 +347,9 @@ class RetrievalGenerator(_Unsupported):
 
     def motion_to_text(self, requests, seed):
         return [self.train.captions[self._memo(("m2t", *motion_key(r.motion)), self._nearest_descriptor, r.motion)][0].text for r in requests]
+
+    def duration(self, requests, seed):
+        return [float(self.train.lengths[self._memo(("m2t", *motion_key(r.motion)), self._nearest_descriptor, r.motion)]) for r in requests]
 
     def _nearest_opening_index(self, start: np.ndarray) -> int:
         steps = -(-min(len(start), self.OPENING_FRAMES) // self.OPENING_STEP)  # sampled frames inside the start

@@ -22,6 +22,8 @@ repeat's value, so the report can give mean ± 95% interval. One repeat:
   and MM-Dist against the target's captions.
 - diff (synthetic corpus): both clips of each test edit pair; the share of sentences that name
   the pair's true edit (`eval.metrics.differences`), BLEU@4 against the pair's own sentence.
+- duration: each test motion, "how long is it?"; the share of answers within 10% of its true
+  length, and the mean relative error (an unreadable answer counts as wrong, error 1).
 - tokenizer: one deterministic pass of encoding and decoding every test clip (no repeats).
 
 A generator that stands something in for its malformed answers (the model: see its `tally`) gets
@@ -43,6 +45,7 @@ from eval.generators import (
     CaptionRequest,
     ClipIndex,
     DiffRequest,
+    DurationRequest,
     EditRequest,
     Generator,
     GroundTruthGenerator,
@@ -447,6 +450,27 @@ def evaluate_diff(generators: Sequence[Generator], data: EvalData, cfg: Protocol
         result.note("ground truth: each pair's own sentence of the corpus (BLEU@4 1 by construction; its accuracy checks the sentence parser)")
     result.breakdowns = {name: b.means() for name, b in breakdowns.items()}
     _note_malformed(result, generators, "diff")
+    return result
+
+
+def evaluate_duration(generators: Sequence[Generator], data: EvalData, cfg: ProtocolConfig, advance=lambda: None) -> TaskResult:
+    result = TaskResult("duration")
+    clips, indices = data.test, data.test_indices
+    for repeat, _, order in _repeats(cfg, "duration", len(indices)):
+        requests = [DurationRequest(clips.features(indices[k]), clips.clip_ids[indices[k]]) for k in order]
+        truths = np.array([len(r.motion) for r in requests], dtype=np.float64)
+        for g in _supported(generators, "duration"):
+            mark = _tally_mark(g, "duration")
+            stated = g.duration(requests, cfg.generator_seed(repeat))
+            if len(stated) != len(requests):
+                raise MotionchatError(f"{g.name}: duration returned {len(stated)} answers for {len(requests)} requests")
+            errors = np.array([1.0 if s is None else min(1.0, abs(s - t) / t) for s, t in zip(stated, truths)])
+            scores = {"duration_within_10": float(np.mean(errors <= 0.1)), "duration_error": float(errors.mean())}
+            scores.update(_malformed_share(g, "duration", mark))
+            result.add(g.name, scores)
+            advance()
+    result.note("an unreadable answer counts as wrong (relative error 1); errors are capped at 1")
+    _note_malformed(result, generators, "duration")
     return result
 
 

@@ -45,6 +45,8 @@ METRICS: dict[str, MetricInfo] = {
     "program_exact": MetricInfo("Program acc.", "higher"),
     "program_actions": MetricInfo("Actions acc.", "higher"),
     "diff_correct": MetricInfo("Correct description", "higher"),
+    "duration_within_10": MetricInfo("Within 10% of the length", "higher"),
+    "duration_error": MetricInfo("Relative error", "lower"),
     "bleu1": MetricInfo("BLEU@1", "higher"),
     "bleu4": MetricInfo("BLEU@4", "higher"),
     "rouge_l": MetricInfo("ROUGE-L", "higher"),
@@ -68,6 +70,7 @@ TASK_TITLES = {
     "inbetween": "In-betweening (first and last 25% given)",
     "edit": "Motion editing",
     "diff": "Motion difference (how the second motion of an edit pair differs from the first)",
+    "duration": "Duration (how long is this motion?)",
     "tokenizer": "Motion tokenizer (reconstruction)",
 }
 

@@ -34,7 +34,7 @@ from motionchat.errors import MotionchatError
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Longest first (measured on the 2-core machine, README Run time), so that workers finish together.
-LONGEST_FIRST = ("t2m", "edit", "diff", "inbetween", "m2t", "predict", "tokenizer")
+LONGEST_FIRST = ("t2m", "edit", "diff", "inbetween", "m2t", "predict", "duration", "tokenizer")
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,9 @@ class EvaluationInputs:
     seed: int = 0
     mm_samples: int = 30
     mm_prompts: int = 100
-    guidance: float = 1.0
+    guidance: float | None = None  # None: the bundle's own (its config.json)
     device: str = "cpu"
+    split: str = "test"
 
 
 def with_shipped_networks(inputs: EvaluationInputs) -> EvaluationInputs:
@@ -106,7 +107,7 @@ def _embedder(inputs: EvaluationInputs):
     return load_evaluator(inputs.evaluator, inputs.device), described
 
 
-def _model_generator(bundle: Path, device: str, guidance: float):
+def _model_generator(bundle: Path, device: str, guidance: float | None):
     """The Generator over a trained model bundle (eval.bundle_generator, written with the bundle)."""
     try:
         from eval.bundle_generator import BundleGenerator
@@ -140,9 +141,9 @@ class Evaluation:
 
         torch.manual_seed(inputs.seed)
         self.tasks, self.inputs = tasks, inputs
-        self.data = EvalData(inputs.data, inputs.limit)
-        if tasks == ["diff"]:  # judged by reading the sentences: no embeddings
-            self.embedder, self.described_evaluator = None, {"evaluator": "none (diff needs none)"}
+        self.data = EvalData(inputs.data, inputs.limit, inputs.split)
+        if set(tasks) <= {"diff", "duration"}:  # judged by reading the answers: no embeddings
+            self.embedder, self.described_evaluator = None, {"evaluator": f"none ({' and '.join(tasks)} need none)"}
         else:
             embedder, self.described_evaluator = _embedder(inputs)
             self.embedder = CachedEmbedder(embedder)
@@ -182,7 +183,15 @@ class Evaluation:
     def run(self, task: str, progress) -> list:
         """Evaluate one task -> its TaskResults (t2m: with the compositional split's when there is
         one); `progress.start(task, total)` and `progress.advance(task)` follow it."""
-        from eval.protocols import evaluate_completion, evaluate_diff, evaluate_edit, evaluate_m2t, evaluate_t2m, evaluate_tokenizer
+        from eval.protocols import (
+            evaluate_completion,
+            evaluate_diff,
+            evaluate_duration,
+            evaluate_edit,
+            evaluate_m2t,
+            evaluate_t2m,
+            evaluate_tokenizer,
+        )
 
         began = time.perf_counter()
         data, embedder, cfg = self.data, self.embedder, self.cfg
@@ -201,6 +210,8 @@ class Evaluation:
                 produced = [evaluate_edit(generators, data, embedder, cfg, self.recognizer, advance)]
             elif task == "diff":
                 produced = [evaluate_diff(generators, data, cfg, advance)]
+            elif task == "duration":
+                produced = [evaluate_duration(generators, data, cfg, advance)]
             else:
                 produced = [evaluate_completion(task, generators, data, embedder, cfg, advance)]
         produced[0].seconds = time.perf_counter() - began
@@ -325,7 +336,7 @@ def run_evaluation(tasks: list[str], *, out: Path, workers: int | None = None, q
     meta = {
         "dataset": f"{data.root} ({len(data.test_indices)} of {len(data.test)} test clips)",
         "model": str(inputs.bundle) if inputs.bundle is not None else "none (baselines only)",
-        "guidance": inputs.guidance,
+        "guidance": evaluation.model.guidance if evaluation.model is not None else "-",
         **evaluation.described_evaluator,
         "recognizer": str(inputs.recognizer) if inputs.recognizer is not None else "none",
         "repeats": inputs.repeats,

@@ -52,6 +52,9 @@ class TrainConfig:
         eval_every: steps between evaluations on the validation split; 0 evaluates only at the end.
         num_workers: DataLoader worker processes per training process.
         tensorboard: also log to TensorBoard (needs the `tensorboard` package).
+        stop_when: stop early once a periodic evaluation meets this, as "METRIC>=VALUE" or
+            "METRIC<=VALUE" over the validation metrics (e.g. "judge_t2m_r_precision_top3>=0.8"
+            in stage 3); empty never stops early.
     """
 
     steps: int = 1000
@@ -74,6 +77,7 @@ class TrainConfig:
     eval_every: int = 0
     num_workers: int = 0
     tensorboard: bool = False
+    stop_when: str = ""
 
     def __post_init__(self):
         positive = ("steps", "batch_size", "grad_accum_steps", "log_every", "checkpoint_every", "keep_checkpoints")
@@ -90,6 +94,29 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got '{self.lr_schedule}'")
         if self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got '{self.mixed_precision}'")
+        parse_stop_when(self.stop_when)
+
+
+def parse_stop_when(text: str) -> tuple[str, str, float] | None:
+    """"judge_t2m_r_precision_top3>=0.8" -> ("judge_t2m_r_precision_top3", ">=", 0.8); "" -> None."""
+    if not text.strip():
+        return None
+    for sign in (">=", "<="):
+        metric, found, value = text.partition(sign)
+        if found and metric.strip():
+            try:
+                return metric.strip(), sign, float(value)
+            except ValueError:
+                break
+    raise ValueError(f"stop_when must read METRIC>=VALUE or METRIC<=VALUE, got '{text}'")
+
+
+def met(condition: tuple[str, str, float] | None, scores: Mapping[str, float]) -> bool:
+    """Whether validation `scores` meet a parsed `stop_when` (never when the metric is missing)."""
+    if condition is None or condition[0] not in scores:
+        return False
+    metric, sign, value = condition
+    return scores[metric] >= value if sign == ">=" else scores[metric] <= value
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:

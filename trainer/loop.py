@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import gather_object, send_to_device, set_seed
+from accelerate.utils import broadcast_object_list, gather_object, send_to_device, set_seed
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import nn
@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from trainer.checkpoint import capture_rng, list_checkpoints, load_checkpoint, remove_stale_temporaries, restore_rng, save_checkpoint
-from trainer.config import TrainConfig, lr_factor
+from trainer.config import TrainConfig, lr_factor, met, parse_stop_when
 from trainer.conditioning import gap_line
 from trainer.metrics import METRICS_FILE, MetricsLog, require_tensorboard, truncate_after
 from trainer.rundir import start_run_dir
@@ -126,6 +126,7 @@ def run_training(
     if cfg.tensorboard:
         require_tensorboard()
     stop_step = min(cfg.steps, max_steps) if max_steps else cfg.steps
+    stop_condition = parse_stop_when(cfg.stop_when)
     accelerator.wait_for_everyone()  # every process has validated its inputs before anything is written
     if main and not resume:
         start_run_dir(run_dir, config_snapshot, force=force)
@@ -190,14 +191,21 @@ def run_training(
                 window, window_start = {}, time.perf_counter()
             progress.update(task, completed=done)
 
+            stop_now = False
             if cfg.eval_every and done % cfg.eval_every == 0 and done != stop_step:
                 if main:
                     scores = _evaluate(stage, accelerator.unwrap_model(model))
                     metrics_log.write({"step": done, "split": "val", **scores})
-                    progress.console.print(f"step {done} validation: loss {scores.get('loss', float('nan')):.4f}; {gap_line(scores)}".rstrip("; "))
-                accelerator.wait_for_everyone()
+                    progress.console.print(f"step {done} validation: {_validation_line(scores)}")
+                    stop_now = met(stop_condition, scores)
+                stop_now = broadcast_object_list([stop_now])[0]
+            if stop_now:
+                say(f"stopping early at step {done}: {cfg.stop_when} is met")
+                stop_step = done
             if done % cfg.checkpoint_every == 0 or done == stop_step:
                 _save(run_dir, done, model, optimizer, scheduler, accelerator, stage.name, config_snapshot, cfg.keep_checkpoints)
+            if stop_now:
+                break
 
     hashes = gather_object([state_sha256(accelerator.unwrap_model(model))])
     summary: dict[str, Any] = {}
@@ -213,6 +221,13 @@ def run_training(
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return RunResult(stop_step, main, summary)
+
+
+def _validation_line(scores: dict[str, float]) -> str:
+    """loss, prompt gaps and the judge's scores of one periodic evaluation, on one line."""
+    judged = ", ".join(f"{name.removeprefix('judge_')} {value:.3f}" for name, value in scores.items() if name.startswith("judge_"))
+    parts = [f"loss {scores.get('loss', float('nan')):.4f}", gap_line(scores), f"judge: {judged}" if judged else ""]
+    return "; ".join(p for p in parts if p)
 
 
 def _evaluate(stage: Stage, model: nn.Module) -> dict[str, float]:

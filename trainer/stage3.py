@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from rich.console import Console
 from torch.utils.data import Dataset
 
 from motionchat.bundle import save_bundle
@@ -40,7 +44,7 @@ from motionchat.data.synth.edits import parse_difference
 from motionchat.data.synth.vocabulary import check_program, program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
-from motionchat.filenames import EVAL_FILE, LM_DIR, PROVENANCE_FILE
+from motionchat.filenames import EVAL_FILE, LM_DIR, PROVENANCE_FILE, TEMPLATES_DIR
 from motionchat.lm.generation import NULL_PROMPT, DecodingConfig
 from motionchat.lm.model import LanguageModel
 from motionchat.lm.model import load_lm
@@ -77,6 +81,16 @@ class Stage3Config:
             input is replaced by a random code (T2M-GPT's tau); 0 turns it off.
         condition_dropout: share of training examples whose prompt is the null prompt (the
             unconditional answer that classifier-free guidance needs); 0 turns it off.
+        task_tags: begin every prompt with its family's name ("m2length: How long is ..."), so
+            that the task is stated outright rather than left to the wording of the instruction;
+            the null prompt is then the tag alone. The bundle's templates carry the tags, so chat
+            and evaluation ask the same way.
+        guidance: the classifier-free guidance scale the bundle answers with by default (its
+            config.json), and the judge's.
+        judge_clips: at each periodic evaluation and at the end, ask a snapshot of the model about
+            this many validation clips with `motionchat-eval judge` (text-to-motion R-Precision and
+            program accuracy, caption program accuracy, durations; needs the evaluation networks,
+            shipped for the synthetic corpus; R-Precision from 32 clips on); 0 turns it off.
         val_examples: validation examples scored by each periodic evaluation.
         gap_examples: validation examples per family for the prompt gap of each evaluation.
         test_examples: test examples scored at the end (spread over the families).
@@ -86,6 +100,9 @@ class Stage3Config:
     family_weights: str = ""
     corruption_tau: float = 0.0
     condition_dropout: float = 0.0
+    task_tags: bool = False
+    guidance: float = 1.0
+    judge_clips: int = 0
     val_examples: int = 256
     gap_examples: int = 32
     test_examples: int = 480
@@ -97,6 +114,10 @@ class Stage3Config:
             raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
         if self.val_examples < 1 or self.test_examples < 1 or self.gap_examples < 2:
             raise ValueError("val_examples and test_examples must be >= 1, gap_examples >= 2")
+        if self.judge_clips < 0:
+            raise ValueError(f"judge_clips must be 0 (off) or more, got {self.judge_clips}")
+        if not 0 <= self.guidance <= 20:
+            raise ValueError(f"guidance must be in [0, 20], got {self.guidance}")
         parse_family_weights(self.family_weights)
 
     def weights(self) -> dict[str, int]:
@@ -132,7 +153,7 @@ STAGE3_PRESETS: dict[str, Stage3Config] = {
         train=TrainConfig(steps=2000, batch_size=32, lr=1e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.05,
                           weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500),
         family_weights="t2m=3,t2m_length=2,m2t=2,compose=2,edit=2,diff=2",
-        corruption_tau=0.3, condition_dropout=0.1, val_examples=128,
+        corruption_tau=0.3, condition_dropout=0.1, guidance=2.0, judge_clips=128, val_examples=128,
     ),  # fmt: skip
     # MotionGPT-like instruction tuning of the pretrained backbone on GPUs.
     "base": Stage3Config(
@@ -141,6 +162,36 @@ STAGE3_PRESETS: dict[str, Stage3Config] = {
         corruption_tau=0.0,
     ),  # fmt: skip
 }
+
+
+JUDGE_DIR = "judge"
+
+
+def run_judge(bundle: Path, data: Path, clips: int, out: Path) -> dict[str, float]:
+    """`motionchat-eval judge` on `bundle` in a process of its own (training does not import the
+    evaluation code); {} and a warning when it cannot run (e.g. no evaluator for this data)."""
+    command = [sys.executable, "-m", "eval", "judge", "--bundle", str(bundle), "--data", str(data), "--clips", str(clips), "--json", str(out)]
+    out.unlink(missing_ok=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0 or not out.is_file():
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        Console(stderr=True).print(f"[yellow]note:[/] the judge did not run ({reason}); set judge_clips=0 to stop asking")
+        return {}
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def task_tag(family: str) -> str:
+    return f"{family}:"
+
+
+def write_tagged_templates(folder: Path) -> Path:
+    """The installed family files, each with its `task_tag`, written to `folder` for the bundle."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in resources.files("motionchat.templates").iterdir():
+        if file.name.endswith(".json"):
+            data = json.loads(file.read_text(encoding="utf-8"))
+            atomic_write_text(folder / file.name, json.dumps({**data, "tag": task_tag(data["family"])}, indent=2) + "\n")
+    return folder
 
 
 # --- examples -----------------------------------------------------------------------------------
@@ -245,7 +296,7 @@ class InstructionExamples(Dataset):
         labels = tokenizer(target)["input_ids"]
         rng = np.random.default_rng([key[1], 2])
         if self.condition_dropout > 0 and rng.random() < self.condition_dropout:
-            prompt = NULL_PROMPT
+            prompt = self.families[family_id].tag or NULL_PROMPT
         decoder_inputs = None
         if self.families[family_id].output == "motion":
             decoder_inputs = corrupt_motion_history(labels, vocab, self.corruption_tau, rng)
@@ -341,6 +392,8 @@ class InstructStage:
             )
         check_generation_rate(self.codec.frames_per_code)  # now, not once the model is trained
         self.families = load_families()
+        if cfg.task_tags:
+            self.families = {name: dataclasses.replace(family, tag=task_tag(name)) for name, family in self.families.items()}
         self.labels = read_labels_if_any(self.data_dir)
         self.edits = read_edits(self.data_dir)
         self.sources: dict[str, TaskSource] = {}
@@ -388,7 +441,26 @@ class InstructStage:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         dataset = self.examples("val")
         report = mean_loss(model, [dataset[k] for k in fixed_keys(self.cfg.val_examples, len(dataset), 1)], self.lm.vocab.pad_id)
-        return report | self.prompt_gaps(model, dataset)
+        report |= self.prompt_gaps(model, dataset)
+        if self.cfg.judge_clips:
+            snapshot = self.run_dir / JUDGE_DIR / "bundle"
+            self.save(model, snapshot, card="# a snapshot of a stage-3 run, for the judge\n", training={})
+            report |= self.judge(snapshot)
+        return report
+
+    def judge(self, bundle: Path) -> dict[str, float]:
+        """`judge_*` scores of `bundle` by `motionchat-eval judge` ({} with a warning if it fails)."""
+        scores = run_judge(bundle, self.data_dir, self.cfg.judge_clips, self.run_dir / JUDGE_DIR / "judge.json")
+        return {f"judge_{name}": value for name, value in scores.items() if name != "guidance"}
+
+    def save(self, model: nn.Module, bundle: Path, card: str, training: dict) -> None:
+        """Write `model` as a bundle (with the tagged templates when the run tags its prompts)."""
+        templates = write_tagged_templates(self.run_dir / TEMPLATES_DIR) if self.cfg.task_tags else None
+        presets = {stage: str(record.get("preset")) for stage, record in training.items() if isinstance(record, dict)}
+        save_bundle(
+            bundle, vq=self.codec.vq, normalizer=self.codec.normalizer, lm=LanguageModel(model, self.lm.tokenizer, self.lm.vocab),
+            skeleton=self.skeleton, card=card, presets=presets, training={**training, "guidance": self.cfg.guidance}, templates_dir=templates,
+        )  # fmt: skip
 
     def prompt_gaps(self, model: nn.Module, dataset: InstructionExamples) -> dict[str, float]:
         """`gap_<family>` for every family with an input, on a fixed sample of `gap_examples` each."""
@@ -426,12 +498,10 @@ class InstructStage:
         provenance["stage3"] = {"preset": recorded.get("preset"), "data": recorded.get("data"), "corpus": describe_corpus(self.data_dir),
                                 "steps": read_json(run_dir / "ranks.json").get("step"),
                                 "test": report, "examples_per_epoch": self.source("train").counts()}  # fmt: skip
-        presets = {stage: str(record.get("preset")) for stage, record in provenance.items()}
-        lm = LanguageModel(model, self.lm.tokenizer, self.lm.vocab)
-        save_bundle(
-            self.bundle_dir, vq=self.codec.vq, normalizer=self.codec.normalizer, lm=lm, skeleton=self.skeleton,
-            card=model_card(provenance, answers, self.missing_data_notes()), presets=presets, training=provenance,
-        )  # fmt: skip
+        self.save(model, self.bundle_dir, model_card(provenance, answers, self.missing_data_notes()), provenance)
+        if self.cfg.judge_clips:
+            report |= self.judge(self.bundle_dir)
+            atomic_write_text(run_dir / EVAL_FILE, json.dumps({**report, "answers": answers}, indent=2) + "\n")
         return report
 
 

@@ -140,6 +140,7 @@ def generate(
     config: DecodingConfig = DecodingConfig(),
     frame_limits: Sequence[tuple[int, int] | None] | None = None,
     logits_processors: Sequence[LogitsProcessor] = (),
+    null_prompts: Sequence[str] | None = None,
 ) -> list[list[Answer]]:
     """Answer every prompt `config.num_samples` times; returns answers[prompt][sample].
 
@@ -148,6 +149,8 @@ def generate(
         frame_limits: per prompt (min_frames, max_frames) overriding the config's motion bounds
             (e.g. a requested duration), or None to keep them.
         logits_processors: extra processors run after the output constraint and before sampling.
+        null_prompts: per prompt, the unconditional input guidance subtracts (default
+            `NULL_PROMPT`; a model trained with task tags drops everything but the tag).
     """
     prompts = list(prompts)
     outputs, limits = _per_prompt(prompts, output, frame_limits, config)
@@ -184,14 +187,15 @@ def generate(
         encoder_hidden = encoder_output(model, batch)
         encoder_hidden = encoder_hidden.repeat_interleave(n, dim=0)
         encoder_mask = batch["attention_mask"].repeat_interleave(n, dim=0)
-        if config.guidance != 1.0:  # the null prompt's rows after the prompts' rows, one decoder pass
-            null = tokenizer([NULL_PROMPT], return_tensors="pt").to(device)
-            null_hidden = encoder_output(model, null)
-            extra = encoder_hidden.shape[1] - null_hidden.shape[1]  # the null prompt is the shortest
-            null_hidden = torch.nn.functional.pad(null_hidden, (0, 0, 0, extra))
-            null_mask = torch.nn.functional.pad(null["attention_mask"], (0, extra))
-            encoder_hidden = torch.cat([encoder_hidden, null_hidden.expand(len(row_prompt), -1, -1)])
-            encoder_mask = torch.cat([encoder_mask, null_mask.expand(len(row_prompt), -1)])
+        if config.guidance != 1.0:  # the null prompts' rows after the prompts' rows, one decoder pass
+            nulls = [NULL_PROMPT] * len(prompts) if null_prompts is None else list(null_prompts)
+            null = tokenizer(nulls, padding=True, return_tensors="pt").to(device)
+            null_hidden = encoder_output(model, null).repeat_interleave(n, dim=0)
+            null_mask = null["attention_mask"].repeat_interleave(n, dim=0)
+            width = max(encoder_hidden.shape[1], null_hidden.shape[1])
+            pad = torch.nn.functional.pad
+            encoder_hidden = torch.cat([pad(h, (0, 0, 0, width - h.shape[1])) for h in (encoder_hidden, null_hidden)])
+            encoder_mask = torch.cat([pad(m, (0, width - m.shape[1])) for m in (encoder_mask, null_mask)])
         token_ids = _decode(model, encoder_hidden, encoder_mask, vocab, budgets, processors, uniforms, config.guidance)
     finally:
         model.train(was_training)

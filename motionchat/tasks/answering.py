@@ -245,6 +245,7 @@ def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: D
         [q.family.output for q in questions],
         config,
         frame_limits=[q.frame_limits for q in questions],
+        null_prompts=[q.family.tag for q in questions],
     )
 
 

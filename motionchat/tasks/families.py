@@ -43,6 +43,7 @@ OUTPUT_TYPES = ("motion", "text")
 GROUP_MODES = ("one_of", "any_of")
 _REQUIRED_KEYS = {"family", "description", "output", "slots", "instructions"}
 _ANSWER_KEYS = {"answer_slots", "answers"}
+_OPTIONAL_KEYS = {"tag"}
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Family:
     instructions: tuple[Template, ...]
     answer_slots: SlotSpec = SlotSpec()
     answers: tuple[Template, ...] = ()
+    tag: str = ""  # begins every prompt of the family when set: the task named outright (T5's task prefixes)
 
 
 def load_families(path: str | Path | None = None) -> dict[str, Family]:
@@ -153,7 +155,7 @@ def _load_family(file: Traversable) -> Family:
     missing = sorted(_REQUIRED_KEYS - data.keys())
     if missing:
         raise fail(f"missing key {missing[0]!r}")
-    unknown = sorted(data.keys() - _REQUIRED_KEYS - _ANSWER_KEYS)
+    unknown = sorted(data.keys() - _REQUIRED_KEYS - _ANSWER_KEYS - _OPTIONAL_KEYS)
     if unknown:
         raise fail(f"unknown key {unknown[0]!r}")
 
@@ -167,6 +169,9 @@ def _load_family(file: Traversable) -> Family:
     if output not in OUTPUT_TYPES:
         raise fail(f"output {output!r} is not one of {', '.join(OUTPUT_TYPES)}")
 
+    tag = data.get("tag", "")
+    if not isinstance(tag, str) or tag != tag.strip() or "{" in tag or "}" in tag:
+        raise fail("'tag' must be text without surrounding spaces or braces")
     slots = _slot_spec(data["slots"], "slots", fail)
     instructions = _templates(data["instructions"], "instructions", slots, fail)
     if output == "text":
@@ -188,6 +193,7 @@ def _load_family(file: Traversable) -> Family:
         instructions=instructions,
         answer_slots=answer_slots,
         answers=answers,
+        tag=tag,
     )
 
 

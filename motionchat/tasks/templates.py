@@ -173,15 +173,15 @@ def sample_instruction(
     fps: float = HUMANML3D_FPS,
     duration_unit: DurationUnit | None = None,
 ) -> str:
-    """A random instruction of `family` filled from `values`, among the templates they can fill.
+    """A random instruction of `family` filled from `values`, among the templates they can fill,
+    after the family's tag if it has one.
 
     `rng` is a `random.Random` or a `numpy.random.Generator`. `duration_unit` keeps only templates
     that state durations in that unit (default: either).
     """
     text_values = slot_values(values, fps)
-    return _sample(
-        family.id, "instruction", family.instructions, family.slots, rng, text_values, duration_unit
-    )
+    text = _sample(family.id, "instruction", family.instructions, family.slots, rng, text_values, duration_unit)
+    return f"{family.tag} {text}" if family.tag else text
 
 
 def answer_text(

@@ -5,7 +5,7 @@ import pytest
 from random_bundle import save_random_bundle
 
 from eval.bundle_generator import BundleGenerator
-from eval.generators import CaptionRequest, DiffRequest, EditRequest, InbetweenRequest, MotionPrompt, PredictRequest
+from eval.generators import CaptionRequest, DiffRequest, DurationRequest, EditRequest, InbetweenRequest, MotionPrompt, PredictRequest
 from motionchat.data.dataset import MotionClips
 
 
@@ -31,8 +31,11 @@ def test_every_task_answers_in_shape(generator, tiny_corpus):
     assert edited.ndim == 2 and edited.shape[1] == dim
     sentences = generator.difference([DiffRequest(a, b, "x"), DiffRequest(b, a, "y")], seed=0)
     assert len(sentences) == 2 and all(isinstance(s, str) for s in sentences)
+    stated = generator.duration([DurationRequest(a, "x")], seed=0)
+    assert len(stated) == 1 and (stated[0] is None or stated[0] > 0)
     tally = generator.tally
-    assert tally.given == {"t2m": 2, "m2t": 1, "predict": 1, "inbetween": 1, "edit": 1, "diff": 2}
+    assert tally.given == {"t2m": 2, "m2t": 1, "predict": 1, "inbetween": 1, "edit": 1, "diff": 2, "duration": 1}
+    assert tally.malformed["duration"] == (stated[0] is None)
     assert all(0 <= tally.malformed[task] <= tally.given[task] for task in tally.given)
 
 
@@ -40,6 +43,13 @@ def test_difference_answers_lose_their_answer_template(generator):
     assert generator._difference_sentence("The difference: the second person waves more quickly.") == "the second person waves more quickly."
     assert generator._difference_sentence("Main change: The wave is faster in the second motion.") == "The wave is faster in the second motion."
     assert generator._difference_sentence("the second person bows") == "the second person bows"
+
+
+def test_duration_answers_are_read_in_frames_or_seconds(generator):
+    assert generator._stated_frames("It is 120 frames long.") == 120
+    assert generator._stated_frames("The motion lasts 4.5 seconds.") == pytest.approx(90)  # 20 fps
+    assert generator._stated_frames("a person walks forward") is None
+    assert generator._stated_frames("It is 0 frames long.") is None
 
 
 def test_input_motions_are_encoded_once(generator, monkeypatch, tiny_corpus):

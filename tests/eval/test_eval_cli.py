@@ -42,7 +42,9 @@ def test_all_writes_the_report_with_baseline_rows(setup, tmp_path):
          "--workers", "1", *FAST)  # fmt: skip
     report = json.loads((out / "report.json").read_text())
     tasks = report["tasks"]
-    assert list(tasks) == ["t2m", "m2t", "predict", "inbetween", "edit", "diff"]
+    assert list(tasks) == ["t2m", "m2t", "predict", "inbetween", "duration", "edit", "diff"]
+    assert set(tasks["duration"]["rows"]) == {"ground truth", "retrieval"}
+    assert set(tasks["duration"]["values"]["ground truth"]["duration_within_10"]) == {1.0}
     assert set(tasks["t2m"]["rows"]) == {"ground truth", "retrieval"}
     assert set(tasks["predict"]["rows"]) == {"ground truth", "retrieval", "hold last pose"}
     assert set(tasks["edit"]["rows"]) == {"ground truth", "unchanged"}

@@ -201,20 +201,25 @@ def test_sample_tokens_follows_the_distribution_and_never_picks_banned_tokens():
 def test_guidance_one_is_plain_decoding_and_other_scales_mix_prompt_and_null_prompt(lm):
     plain = _run(lm, PROMPTS, "motion", config=DecodingConfig(do_sample=True, num_samples=2, seed=3))
     assert _run(lm, PROMPTS, "motion", config=DecodingConfig(do_sample=True, num_samples=2, seed=3, guidance=1.0)) == plain
-    # Greedy guided decoding, checked token by token against full forward passes of both prompts.
+    # Greedy guided decoding, checked token by token against full forward passes of both prompts:
+    # with the empty null prompt, and with a null prompt per row (a task tag; one longer than its
+    # prompt, so that both sides are padded).
     scale, prompt = 3.0, PROMPTS[1]
-    (answer,) = _run(lm, [prompt], "text", config=DecodingConfig(guidance=scale, max_text_tokens=6))[0]
     model, tokenizer = lm.model.eval(), lm.tokenizer
     banned = banned_in_text(tokenizer, lm.vocab)
-    expected = [lm.vocab.pad_id]
-    with torch.no_grad():
-        for _ in range(len(answer.token_ids)):
-            decoder_ids = torch.tensor([expected])
-            logp = [model(**tokenizer([text], return_tensors="pt"), decoder_input_ids=decoder_ids).logits[0, -1].log_softmax(-1)
-                    for text in (prompt, "")]  # fmt: skip
-            guided = logp[1] + scale * (logp[0] - logp[1])
-            guided[sorted(banned)] = -float("inf")
-            expected.append(int(guided.argmax()))
-    assert answer.token_ids == expected[1:]
+    for null, other_null in (("", ""), ("t2m:", "a null prompt longer than the prompt it goes with")):
+        config = DecodingConfig(guidance=scale, max_text_tokens=6)
+        answers = _run(lm, [prompt, PROMPTS[2]], "text", config=config, null_prompts=[null, other_null])
+        answer = answers[0][0]
+        expected = [lm.vocab.pad_id]
+        with torch.no_grad():
+            for _ in range(len(answer.token_ids)):
+                decoder_ids = torch.tensor([expected])
+                logp = [model(**tokenizer([text], return_tensors="pt"), decoder_input_ids=decoder_ids).logits[0, -1].log_softmax(-1)
+                        for text in (prompt, null)]  # fmt: skip
+                guided = logp[1] + scale * (logp[0] - logp[1])
+                guided[sorted(banned)] = -float("inf")
+                expected.append(int(guided.argmax()))
+        assert answer.token_ids == expected[1:], null
     with pytest.raises(MotionchatError, match="guidance"):
         DecodingConfig(guidance=-1)

@@ -96,3 +96,15 @@ def test_base_preset_is_motiongpts_tokenizer():
     assert (base.commit_weight, base.velocity_weight) == (0.02, 0.5)
     assert (base.train.batch_size, base.train.lr, base.train.beta2) == (256, 2e-4, 0.99)
     assert isinstance(STAGE1_PRESETS["tiny"].train, TrainConfig)
+
+
+def test_stop_when_reads_a_bound_on_a_metric():
+    from trainer.config import met, parse_stop_when
+
+    condition = parse_stop_when("judge_t2m_r_precision_top3>=0.8")
+    assert condition == ("judge_t2m_r_precision_top3", ">=", 0.8) and parse_stop_when("  ") is None
+    assert met(condition, {"judge_t2m_r_precision_top3": 0.8}) and not met(condition, {"judge_t2m_r_precision_top3": 0.79})
+    assert not met(condition, {"loss": 0.1}) and met(parse_stop_when("loss<=0.5"), {"loss": 0.1})
+    for bad in ("loss", "loss>0.5", ">=1", "loss>=high"):
+        with pytest.raises(ValueError, match="stop_when"):
+            parse_stop_when(bad)

@@ -135,3 +135,11 @@ def test_tensorboard_is_optional(tmp_path):
     else:
         train(tmp_path, "tb", replace(BASE, tensorboard=True, steps=2))
         assert list((tmp_path / "tb" / "tensorboard").iterdir())
+
+
+def test_stop_when_ends_the_run_at_the_evaluation_that_meets_it(tmp_path):
+    stage, result, records = train(tmp_path, "run", replace(BASE, stop_when="weight_norm>=0"))
+    assert result.step == 5 and stage.finished  # the first evaluation (step 5) meets it
+    assert [r["step"] for r in records if r["split"] == "train"][-1] == 5
+    assert (tmp_path / "run" / "checkpoints" / "step_00000005.pt").is_file()
+    assert json.loads((tmp_path / "run" / "ranks.json").read_text())["step"] == 5

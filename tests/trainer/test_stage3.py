@@ -222,3 +222,20 @@ def test_two_processes_train_one_model_and_write_one_bundle(tmp_path):
     assert result.stdout.count("wrote the bundle") == 1
     with torch.no_grad():
         assert not any(p.isnan().any() for p in load_bundle(out).lm.model.parameters())
+
+
+def test_task_tags_the_judge_and_stop_when(tmp_path):
+    """Tagged prompts reach the bundle; the judge scores each evaluation; stop_when ends the run."""
+    out = tmp_path / "bundle"
+    options = [*STAGE3_SMALL, "train.eval_every=2", "task_tags=true", "judge_clips=8", "train.stop_when=judge_duration_within_10>=0"]
+    result = run_stage3(data=tiny_corpus(), init=tiny_stage2_run(), out=out, run_dir=None, preset=None, config_file=None,
+                        set_options=options, max_steps=4, resume=False, force=False)  # fmt: skip
+    assert result.step == 2  # the judge ran at step 2 and its duration score is >= 0
+    records = [json.loads(line) for line in (tmp_path / "bundle.runs" / "stage3" / "metrics.jsonl").read_text().splitlines()]
+    judged = [r for r in records if r["split"] == "val"][0]
+    assert {"judge_t2m_program_exact", "judge_caption_program_exact", "judge_duration_within_10"} <= set(judged)
+    assert "judge_t2m_program_exact" in json.loads((tmp_path / "bundle.runs" / "stage3" / "eval.json").read_text())
+    bundle = load_bundle(out)
+    assert all(family.tag == f"{name}:" for name, family in bundle.families.items())
+    prompt = build_prompt(bundle.families["m2t"], TaskValues(motion=[1, 2]), np.random.default_rng(0), codebook_size=bundle.config.codebook_size)
+    assert prompt.startswith("m2t: ")
