@@ -189,6 +189,7 @@ app.command("predict")(_task_command("predict", "Motion prediction from the firs
 app.command("inbetween")(_task_command("inbetween", "In-betweening from the first and last 25%: ADE/FDE, FID, Diversity."))
 app.command("edit")(_task_command("edit", "Motion editing on the synthetic corpus's edit pairs: program accuracy, FID, R-Precision."))
 app.command("diff")(_task_command("diff", "Motion difference on the synthetic corpus's edit pairs: correct descriptions, BLEU@4."))
+app.command("prompt-gap")(_task_command("prompt_gap", "How much the model reads its prompt: the prompt gap of each task family (needs --bundle)."))
 app.command("duration")(_task_command("duration", "Duration questions: answers within 10% of each test motion's length, relative error."))
 
 
@@ -265,6 +266,8 @@ def all_command(data: DataOption, out: ReportOption, *, options: dict[str, Any])
     tasks = ["t2m", "m2t", "predict", "inbetween", "duration"]
     if (data / EDITS_FILE).is_file():
         tasks += ["edit", "diff"]
+    if options["bundle"] is not None:
+        tasks.append("prompt_gap")
     if options["bundle"] is not None or options["vq"] is not None:
         tasks.append("tokenizer")
     run_evaluation(tasks, data=data, out=out, **options)

@@ -72,6 +72,7 @@ TASK_TITLES = {
     "diff": "Motion difference (how the second motion of an edit pair differs from the first)",
     "duration": "Duration (how long is this motion?)",
     "tokenizer": "Motion tokenizer (reconstruction)",
+    "prompt_gap": "Prompt gap per task family (nats per answer token; loss with another example's prompt minus with its own)",
 }
 
 HOW_TO_READ = """\

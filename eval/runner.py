@@ -34,7 +34,7 @@ from motionchat.errors import MotionchatError
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Longest first (measured on the 2-core machine, README Run time), so that workers finish together.
-LONGEST_FIRST = ("t2m", "edit", "diff", "inbetween", "m2t", "predict", "duration", "tokenizer")
+LONGEST_FIRST = ("t2m", "edit", "diff", "inbetween", "m2t", "predict", "duration", "prompt_gap", "tokenizer")
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class Evaluation:
         torch.manual_seed(inputs.seed)
         self.tasks, self.inputs = tasks, inputs
         self.data = EvalData(inputs.data, inputs.limit, inputs.split)
-        if set(tasks) <= {"diff", "duration"}:  # judged by reading the answers: no embeddings
+        if set(tasks) <= {"diff", "duration", "prompt_gap"}:  # judged by reading answers or losses: no embeddings
             self.embedder, self.described_evaluator = None, {"evaluator": f"none ({' and '.join(tasks)} need none)"}
         else:
             embedder, self.described_evaluator = _embedder(inputs)
@@ -156,6 +156,8 @@ class Evaluation:
         if self.recognizer is not None and self.data.programs is None:
             raise MotionchatError(f"{inputs.data}: no labels.jsonl, so no programs to check; drop --recognizer for this dataset")
         self.model = _model_generator(inputs.bundle, inputs.device, inputs.guidance) if inputs.bundle is not None else None
+        if "prompt_gap" in tasks and inputs.bundle is None:
+            raise MotionchatError("`prompt_gap` needs --bundle (the model whose reading of its prompt is measured)")
         self.tokenizer = None
         if "tokenizer" in tasks:
             if inputs.vq is None and inputs.bundle is None:
@@ -198,6 +200,12 @@ class Evaluation:
         if task == "tokenizer":
             progress.start(task, len(data.test_indices))
             produced = [evaluate_tokenizer(*self.tokenizer, data, embedder, advance=lambda: progress.advance(task))]
+        elif task == "prompt_gap":
+            from eval.prompt_gaps import evaluate_prompt_gaps
+
+            progress.start(task, 1)
+            produced = [evaluate_prompt_gaps(self.inputs.bundle, data)]
+            progress.advance(task)
         else:
             generators = ([self.model] if self.model is not None and task in self.model.tasks else []) + self.baselines[task]
             progress.start(task, cfg.repeats * len(generators))

@@ -303,6 +303,22 @@ class InstructionExamples(Dataset):
         return Seq2SeqExample(tokenizer(prompt)["input_ids"], labels, decoder_inputs)
 
 
+def family_prompt_gaps(model: nn.Module, dataset: InstructionExamples, per_family: int) -> dict[str, float]:
+    """`gap_<family>` for every family with an input, on a fixed sample of `per_family` examples
+    each (`trainer.conditioning.prompt_gap`)."""
+    by_family: dict[str, list[int]] = {}
+    for index, (family, _) in enumerate(dataset.source.items):
+        by_family.setdefault(family, []).append(index)
+    gaps = {}
+    for family, indices in by_family.items():
+        if family in UNPROMPTED_FAMILIES or len(indices) < 2:
+            continue
+        order = np.random.default_rng(3).permutation(len(indices))[:per_family]
+        examples = [dataset[(indices[i], 7_000_003 + int(i))] for i in order]
+        gaps[f"gap_{family}"] = prompt_gap(model, examples, dataset.lm.vocab.pad_id)["gap"]
+    return gaps
+
+
 # Sampled, not greedy: greedy decoding of motion codes tends to repeat one code until the length
 # limit (measured on a tiny model that, teacher-forced, gives <eom> 0.97 at the right place).
 CHECK_DECODING = DecodingConfig(do_sample=True, seed=0)
@@ -463,18 +479,7 @@ class InstructStage:
         )  # fmt: skip
 
     def prompt_gaps(self, model: nn.Module, dataset: InstructionExamples) -> dict[str, float]:
-        """`gap_<family>` for every family with an input, on a fixed sample of `gap_examples` each."""
-        by_family: dict[str, list[int]] = {}
-        for index, (family, _) in enumerate(dataset.source.items):
-            by_family.setdefault(family, []).append(index)
-        gaps = {}
-        for family, indices in by_family.items():
-            if family in UNPROMPTED_FAMILIES or len(indices) < 2:
-                continue
-            order = np.random.default_rng(3).permutation(len(indices))[: self.cfg.gap_examples]
-            examples = [dataset[(indices[i], 7_000_003 + int(i))] for i in order]
-            gaps[f"gap_{family}"] = prompt_gap(model, examples, self.lm.vocab.pad_id)["gap"]
-        return gaps
+        return family_prompt_gaps(model, dataset, self.cfg.gap_examples)
 
     def family_losses(self, model: nn.Module, dataset: InstructionExamples) -> dict[str, float]:
         keys = fixed_keys(self.cfg.test_examples, len(dataset), 2)
