@@ -42,8 +42,8 @@ def prompt_gap(model: nn.Module, examples: Sequence[Seq2SeqExample], pad_id: int
     """Matched and shuffled (each target with the next example's prompt) loss, and their gap."""
     if len(examples) < 2:
         raise ValueError("the prompt gap needs at least two examples")
-    shuffled = [Seq2SeqExample(examples[(i + 1) % len(examples)].input_ids, e.labels) for i, e in enumerate(examples)]
-    matched_loss = mean_loss(model, [Seq2SeqExample(e.input_ids, e.labels) for e in examples], pad_id)["loss"]
+    shuffled = [Seq2SeqExample(examples[(i + 1) % len(examples)].input_ids, e.labels, prefix=e.prefix) for i, e in enumerate(examples)]
+    matched_loss = mean_loss(model, [Seq2SeqExample(e.input_ids, e.labels, prefix=e.prefix) for e in examples], pad_id)["loss"]
     shuffled_loss = mean_loss(model, shuffled, pad_id)["loss"]
     return {"matched": matched_loss, "shuffled": shuffled_loss, "gap": shuffled_loss - matched_loss}
 

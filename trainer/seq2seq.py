@@ -1,9 +1,10 @@
 """Encoder-decoder examples as token ids, their batches, and their loss (stages 2 and 3).
 
-An example is the ids of the model input and of the target, both ending with </s>; optionally the
-decoder's teacher-forcing inputs when they differ from the shifted target (stage 3's corrupted
-motion history). Batches are padded to their longest member; padded target positions are -100, so
-the loss ignores them.
+An example is the ids of the model input and of the target, both ending with </s>; optionally a
+prefix the decoder is given before the target but not scored on (a task tag), and the decoder's
+teacher-forcing inputs when they differ from the shifted prefix and target (stage 3's corrupted
+motion history). Batches are padded to their longest member; padded and prefix target positions
+are -100, so the loss ignores them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ IGNORE = -100
 class Seq2SeqExample:
     input_ids: list[int]
     labels: list[int]
-    decoder_input_ids: list[int] | None = None  # None: the labels shifted right (T5's default)
+    decoder_input_ids: list[int] | None = None  # None: prefix + labels shifted right (T5's default)
+    prefix: tuple[int, ...] = ()
 
 
 def shift_right(labels: Sequence[int], start_id: int) -> list[int]:
@@ -38,11 +40,11 @@ def _pad(rows: list[list[int]], value: int) -> torch.Tensor:
 def collate(examples: Sequence[Seq2SeqExample], pad_id: int) -> dict[str, torch.Tensor]:
     """Examples -> input_ids, attention_mask (B, S), labels and decoder_input_ids (B, T)."""
     inputs = _pad([e.input_ids for e in examples], pad_id)
-    decoder = [e.decoder_input_ids or shift_right(e.labels, pad_id) for e in examples]  # T5 starts from <pad>
+    decoder = [e.decoder_input_ids or shift_right([*e.prefix, *e.labels], pad_id) for e in examples]  # T5 starts from <pad>
     return {
         "input_ids": inputs,
         "attention_mask": _pad([[1] * len(e.input_ids) for e in examples], 0),
-        "labels": _pad([e.labels for e in examples], IGNORE),
+        "labels": _pad([[IGNORE] * len(e.prefix) + list(e.labels) for e in examples], IGNORE),
         "decoder_input_ids": _pad(decoder, pad_id),
     }
 

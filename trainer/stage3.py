@@ -45,7 +45,7 @@ from motionchat.data.synth.vocabulary import check_program, program_from_dicts
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from motionchat.filenames import EVAL_FILE, LM_DIR, PROVENANCE_FILE, TEMPLATES_DIR
-from motionchat.lm.generation import NULL_PROMPT, DecodingConfig
+from motionchat.lm.generation import NULL_PROMPT, DecodingConfig, text_ids
 from motionchat.lm.model import LanguageModel
 from motionchat.lm.model import load_lm
 from motionchat.motion.timing import frames_to_codes
@@ -81,10 +81,11 @@ class Stage3Config:
             input is replaced by a random code (T2M-GPT's tau); 0 turns it off.
         condition_dropout: share of training examples whose prompt is the null prompt (the
             unconditional answer that classifier-free guidance needs); 0 turns it off.
-        task_tags: begin every prompt with its family's name ("m2length: How long is ..."), so
-            that the task is stated outright rather than left to the wording of the instruction;
-            the null prompt is then the tag alone. The bundle's templates carry the tags, so chat
-            and evaluation ask the same way.
+        task_tags: begin every prompt and every answer with its family's name ("m2length: How
+            long is ..." -> "m2length: It is 90 frames long."), so that the task is stated outright
+            rather than left to the wording of the instruction; the decoder is given its tag (like
+            Whisper's task tokens), the null prompt is the tag alone. The bundle's templates carry
+            the tags, so chat and evaluation ask the same way.
         guidance: the classifier-free guidance scale the bundle answers with by default (its
             config.json), and the judge's.
         judge_clips: at each periodic evaluation and at the end, ask a snapshot of the model about
@@ -292,15 +293,18 @@ class InstructionExamples(Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> Seq2SeqExample:
         family_id, prompt, target = self.texts(key)
-        tokenizer, vocab = self.lm.tokenizer, self.lm.vocab
+        family, tokenizer, vocab = self.families[family_id], self.lm.tokenizer, self.lm.vocab
+        # A tagged family's answer follows its tag, which the decoder is given (`generate`'s
+        # answer_prefixes), not asked for.
+        prefix = text_ids(tokenizer, family.tag)
         labels = tokenizer(target)["input_ids"]
         rng = np.random.default_rng([key[1], 2])
         if self.condition_dropout > 0 and rng.random() < self.condition_dropout:
-            prompt = self.families[family_id].tag or NULL_PROMPT
+            prompt = family.tag or NULL_PROMPT
         decoder_inputs = None
-        if self.families[family_id].output == "motion":
-            decoder_inputs = corrupt_motion_history(labels, vocab, self.corruption_tau, rng)
-        return Seq2SeqExample(tokenizer(prompt)["input_ids"], labels, decoder_inputs)
+        if family.output == "motion":
+            decoder_inputs = corrupt_motion_history([*prefix, *labels], vocab, self.corruption_tau, rng)
+        return Seq2SeqExample(tokenizer(prompt)["input_ids"], labels, decoder_inputs, tuple(prefix))
 
 
 def family_prompt_gaps(model: nn.Module, dataset: InstructionExamples, per_family: int) -> dict[str, float]:

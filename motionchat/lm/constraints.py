@@ -46,6 +46,7 @@ class OutputConstraint(LogitsProcessor):
         output_types: "motion" or "text", one per row (rows = prompts x samples).
         min_codes, max_codes: per-row bounds on the number of motion codes (ignored for text rows).
         text_banned: ids text rows may not produce (see `banned_in_text`).
+        prefix_lengths: per row, how many forced text tokens (a task tag) come before the answer.
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class OutputConstraint(LogitsProcessor):
         min_codes: Sequence[int],
         max_codes: Sequence[int],
         text_banned: Iterable[int],
+        prefix_lengths: Sequence[int] | None = None,
     ):
         if not len(output_types) == len(min_codes) == len(max_codes):
             raise ValueError("output_types, min_codes and max_codes need one entry per row")
@@ -68,6 +70,7 @@ class OutputConstraint(LogitsProcessor):
         self.is_motion = torch.tensor([t == MOTION for t in output_types])
         self.min_codes = torch.tensor(list(min_codes))
         self.max_codes = torch.tensor(list(max_codes))
+        self.prefix_lengths = torch.tensor(list(prefix_lengths) if prefix_lengths is not None else [0] * len(output_types))
 
         motion_ids = torch.arange(vocab.motion_start, vocab.motion_start + vocab.codebook_size)
         allow = torch.zeros(6, num_logits, dtype=torch.bool)
@@ -87,7 +90,7 @@ class OutputConstraint(LogitsProcessor):
         n_codes = ((generated >= v.motion_start) & (generated < v.motion_start + v.codebook_size)).sum(1)
         finished = (generated == v.eos_id).any(1)
         ended = (generated == v.eom_id).any(1)
-        started = torch.full_like(finished, generated.shape[1] > 0)
+        started = generated.shape[1] > self.prefix_lengths.to(n_codes.device)  # the tag holds no code, <eom> or </s>
         min_codes, max_codes = self.min_codes.to(n_codes.device), self.max_codes.to(n_codes.device)
         motion = torch.where(n_codes < max_codes, _CODES_OR_END, _END)
         motion = torch.where(n_codes < min_codes, _CODES, motion)

@@ -141,6 +141,7 @@ def generate(
     frame_limits: Sequence[tuple[int, int] | None] | None = None,
     logits_processors: Sequence[LogitsProcessor] = (),
     null_prompts: Sequence[str] | None = None,
+    answer_prefixes: Sequence[str] | None = None,
 ) -> list[list[Answer]]:
     """Answer every prompt `config.num_samples` times; returns answers[prompt][sample].
 
@@ -151,6 +152,9 @@ def generate(
         logits_processors: extra processors run after the output constraint and before sampling.
         null_prompts: per prompt, the unconditional input guidance subtracts (default
             `NULL_PROMPT`; a model trained with task tags drops everything but the tag).
+        answer_prefixes: per prompt, text the decoder is given before it answers (a model trained
+            with task tags: the tag, so that the decoder knows the task however it reads the
+            prompt); it is forced, then left out of the answer.
     """
     prompts = list(prompts)
     outputs, limits = _per_prompt(prompts, output, frame_limits, config)
@@ -168,10 +172,12 @@ def generate(
     row_type = [outputs[i] for i in row_prompt]
     min_codes = [frames_to_codes(limits[i][0]) for i in row_prompt]
     max_codes = [frames_to_codes(limits[i][1]) for i in row_prompt]
-    # A motion needs <som>, its codes, <eom> and </s>; a text its tokens and </s>.
-    budgets = [hi + 3 if kind == MOTION else config.max_text_tokens + 1 for kind, hi in zip(row_type, max_codes)]
+    prefixes = [text_ids(tokenizer, text) for text in answer_prefixes] if answer_prefixes is not None else [[]] * len(prompts)
+    row_prefix = [prefixes[i] for i in row_prompt]
+    # A motion needs <som>, its codes, <eom> and </s>; a text its tokens and </s>; both the prefix.
+    budgets = [len(p) + (hi + 3 if kind == MOTION else config.max_text_tokens + 1) for p, kind, hi in zip(row_prefix, row_type, max_codes)]
     text_banned = banned_in_text(tokenizer, vocab)
-    constraint = OutputConstraint(vocab, vocab_rows(model), row_type, min_codes, max_codes, text_banned)
+    constraint = OutputConstraint(vocab, vocab_rows(model), row_type, min_codes, max_codes, text_banned, [len(p) for p in row_prefix])
     processors = [constraint, *logits_processors, *_warpers(config)]
     uniforms = None
     if config.do_sample:  # each row's own draws, so that its answer does not depend on its batch
@@ -196,18 +202,26 @@ def generate(
             pad = torch.nn.functional.pad
             encoder_hidden = torch.cat([pad(h, (0, 0, 0, width - h.shape[1])) for h in (encoder_hidden, null_hidden)])
             encoder_mask = torch.cat([pad(m, (0, width - m.shape[1])) for m in (encoder_mask, null_mask)])
-        token_ids = _decode(model, encoder_hidden, encoder_mask, vocab, budgets, processors, uniforms, config.guidance)
+        token_ids = _decode(model, encoder_hidden, encoder_mask, vocab, budgets, processors, uniforms, config.guidance, row_prefix)
     finally:
         model.train(was_training)
 
     answers: list[list[Answer]] = [[] for _ in prompts]
     for r, i in enumerate(row_prompt):
-        ids = token_ids[r]
+        ids = token_ids[r][len(row_prefix[r]) :]
         if row_type[r] == MOTION:
             answers[i].append(parse_motion_answer(ids, vocab, max_codes[r]))
         else:
             answers[i].append(parse_text_answer(ids, tokenizer, vocab, text_banned, config.max_text_tokens))
     return answers
+
+
+def text_ids(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """The ids of `text` without the closing </s> ([] for empty text): a prefix the decoder continues."""
+    if not text:
+        return []
+    ids = list(tokenizer(text)["input_ids"])
+    return ids[:-1] if ids and ids[-1] == tokenizer.eos_token_id else ids
 
 
 def sample_tokens(scores: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
@@ -228,12 +242,14 @@ def _decode(
     processors: list[LogitsProcessor],
     uniforms: torch.Tensor | None,
     guidance: float = 1.0,
+    forced: Sequence[Sequence[int]] = (),
 ) -> list[list[int]]:
     """Token loop: each row stops at </s> or when its budget of new tokens is spent.
 
     `uniforms` (rows, max budget) in [0, 1) make it sample (`sample_tokens` with column t at step t);
     None decodes greedily. With `guidance` != 1 the encoder states hold the answer rows and then
-    as many null-prompt rows, which follow the answer rows' tokens."""
+    as many null-prompt rows, which follow the answer rows' tokens. `forced`: per row, the tokens
+    its first steps take whatever the scores (the answer prefix)."""
     rows, device = len(budgets), encoder_hidden.device
     max_new = max(budgets)
     decoder = start_decoder(model, encoder_hidden, encoder_mask, max_steps=max_new + 1)
@@ -241,6 +257,9 @@ def _decode(
     budget = torch.tensor(budgets, device=device)
     finished = torch.zeros(rows, dtype=torch.bool, device=device)
     lengths = torch.zeros(rows, dtype=torch.long, device=device)  # new tokens per row, </s> included
+    width = max((len(f) for f in forced), default=0)
+    forced_ids = torch.tensor([[*f, *[0] * (width - len(f))] for f in forced] or [[]], dtype=torch.long, device=device)
+    forcing = torch.tensor([[k < len(f) for k in range(width)] for f in forced] or [[]], dtype=torch.bool, device=device)
     for step in range(max_new):
         if guidance == 1.0:
             scores = decoder.step(ids[:, -1]).float()
@@ -253,6 +272,8 @@ def _decode(
             next_ids = scores.argmax(-1)
         else:
             next_ids = sample_tokens(scores, uniforms[:, step])
+        if step < width:
+            next_ids = torch.where(forcing[:, step], forced_ids[:, step], next_ids)
         next_ids = next_ids.masked_fill(finished, vocab.pad_id)
         ids = torch.cat([ids, next_ids[:, None]], dim=1)
         lengths += (~finished).long()

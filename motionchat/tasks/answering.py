@@ -246,6 +246,7 @@ def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: D
         config,
         frame_limits=[q.frame_limits for q in questions],
         null_prompts=[q.family.tag for q in questions],
+        answer_prefixes=[q.family.tag for q in questions],
     )
 
 

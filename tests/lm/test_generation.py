@@ -8,7 +8,7 @@ from transformers import LogitsProcessor
 from motionchat.errors import MotionchatError
 from motionchat.lm.answers import parse_motion_answer, parse_text_answer
 from motionchat.lm.constraints import banned_in_text
-from motionchat.lm.generation import DecodingConfig, generate, sample_tokens
+from motionchat.lm.generation import DecodingConfig, generate, sample_tokens, text_ids
 from motionchat.motion.timing import MAX_FRAMES
 
 PROMPTS = ["a person walks forward", "someone jumps twice slowly", "the man turns around", "a woman kicks"]
@@ -223,3 +223,22 @@ def test_guidance_one_is_plain_decoding_and_other_scales_mix_prompt_and_null_pro
         assert answer.token_ids == expected[1:], null
     with pytest.raises(MotionchatError, match="guidance"):
         DecodingConfig(guidance=-1)
+
+
+def test_an_answer_prefix_is_given_to_the_decoder_and_left_out_of_the_answer(lm):
+    """Greedy decoding after a forced prefix equals full forward passes whose decoder input starts
+    with it; the answer holds only what follows, and a motion answer still starts with <som>."""
+    model, tokenizer = lm.model.eval(), lm.tokenizer
+    prefix = text_ids(tokenizer, "t2m:")
+    assert prefix and prefix[-1] != tokenizer.eos_token_id and text_ids(tokenizer, "") == []
+    config = DecodingConfig(max_text_tokens=5, max_motion_frames=16)
+    (motion,), (text,) = _run(lm, PROMPTS[:2], ["motion", "text"], config=config, answer_prefixes=["t2m:", "m2t: the"])
+    assert motion.token_ids[0] == lm.vocab.som_id
+    banned = banned_in_text(tokenizer, lm.vocab)
+    expected = [lm.vocab.pad_id, *text_ids(tokenizer, "m2t: the")]
+    with torch.no_grad():
+        while len(expected) - 1 - len(text_ids(tokenizer, "m2t: the")) < len(text.token_ids):
+            logits = model(**tokenizer([PROMPTS[1]], return_tensors="pt"), decoder_input_ids=torch.tensor([expected])).logits[0, -1]
+            logits[sorted(banned)] = -float("inf")
+            expected.append(int(logits.argmax()))
+    assert text.token_ids == expected[1 + len(text_ids(tokenizer, "m2t: the")) :]
