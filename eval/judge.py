@@ -20,6 +20,7 @@ JUDGED = {
     "t2m_program_exact": ("t2m", "program_exact"),
     "caption_program_exact": ("m2t", "program_exact"),
     "duration_within_10": ("duration", "duration_within_10"),
+    "duration_unreadable": ("duration", "malformed"),  # answers that state no length: the task not understood
 }
 
 
