@@ -23,6 +23,11 @@ contain a held-out ordered pair; about a third of the other test groups are buil
 
 Version 2 (issue 18): exact split quotas (version 1 drew the splits of non-coverage groups at
 random and had no val split up to 377 clips) and retries that draw afresh (see `make_group`).
+Version 3 (issue 19): performers vary more, towards motion capture: wider resting postures
+(`segment.Style`: lean, elbows, arms, head, a left/right difference, amplitude, arm swing), an
+always-on movement of the trunk, head, hands and elbows that is larger and faster
+(`compose.add_life`, scaled per performer), and a playing rate that drifts within a clip
+(`compose.time_warp`).
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from motionchat.fileio import atomic_write_text
 from motionchat.filenames import EDITS_FILE, LABELS_FILE
 from motionchat.motion.skeleton import HUMANML3D
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SPLIT_FRACTIONS = {"train": 0.80, "val": 0.05, "test": 0.15}
 COMPOSITIONAL_SHARE = 0.3  # of the random test groups, built around a held-out pair
 CAPTIONS_PER_CLIP = 3
