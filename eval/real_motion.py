@@ -154,6 +154,7 @@ def reconstruction(codec, features: np.ndarray) -> Reconstruction:
 # Evaluator-free statistics: what real motion does that a corpus may not.
 
 _LEGS, _ARMS = (1, 2, 4, 5, 7, 8, 10, 11), (16, 17, 18, 19, 20, 21)
+HEADING_SMOOTHING_FRAMES = 10.0  # sigma of the heading the body-frame speeds are measured in
 _SPINE = (3, 6, 9, 12, 15)
 
 
@@ -166,13 +167,23 @@ def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def motion_statistics(joints: np.ndarray, fps: float = HUMANML3D_FPS) -> dict[str, np.ndarray]:
     """Per-frame statistics of one (T >= 3, 22, 3) clip (metres, Y up), name -> (T',) values.
 
-    Speeds and accelerations of limbs are root-relative (the body's own movement, whatever the
-    path); the pelvis's are horizontal and vertical over the ground. Pose features are heights
-    over the pelvis, spreads, joint angles and the lean of the trunk."""
+    Speeds and accelerations of limbs are the body's own movement: relative to the pelvis, in a
+    frame that turns with the body's heading (smoothed over about a second, so turning on the
+    spot is not counted but a twist of the trunk is). The pelvis's are horizontal and vertical
+    over the ground. Pose features are heights over the pelvis, spreads, joint angles and the
+    lean of the trunk."""
+    from scipy.ndimage import gaussian_filter1d
+
+    from motionchat.motion.skeleton import facing_directions
+
     j = np.asarray(joints, np.float64)
     if j.ndim != 3 or j.shape[1:] != (22, 3) or len(j) < 3:
         raise ValueError(f"need (T >= 3, 22, 3) joints, got {j.shape}")
-    local = j - j[:, :1]
+    forward = gaussian_filter1d(facing_directions(j, HUMANML3D), HEADING_SMOOTHING_FRAMES, axis=0, mode="nearest")
+    yaw = np.arctan2(forward[:, 0], forward[:, 2])  # (T,) heading; 0 faces +z
+    c, s = np.cos(-yaw)[:, None], np.sin(-yaw)[:, None]
+    rel = j - j[:, :1]
+    local = np.stack([c * rel[..., 0] + s * rel[..., 2], rel[..., 1], -s * rel[..., 0] + c * rel[..., 2]], axis=-1)
     vel = np.diff(local, axis=0) * fps  # (T-1, 22, 3)
     acc = np.diff(local, 2, axis=0) * fps * fps  # (T-2, 22, 3)
     root_vel = np.diff(j[:, 0], axis=0) * fps

@@ -135,3 +135,22 @@ def test_performers_vary_in_posture_within_plausible_ranges():
         assert values.max() - values.min() > 0.8 * (high - low), name  # the range is used
     for style in styles[:20]:
         assert 0.8 <= style.stand_height_m <= 1.0
+
+
+def test_babble_moves_arms_and_trunk_only_and_stays_plausible():
+    rng = np.random.default_rng(4)
+    programs = [sample_program(rng) for _ in range(6)]
+    legs = [0, 1, 2, 4, 5, 7, 8, 10, 11]
+    babbled = []
+    for k, program in enumerate(programs):
+        style = Style.sample(np.random.default_rng(k))
+        try:
+            plain = generate_clip(program, style, np.random.default_rng(k))
+        except ValueError:
+            continue
+        moved = generate_clip(program, style, np.random.default_rng(k), babble=True)
+        np.testing.assert_array_equal(moved.joints[:, legs], plain.joints[:, legs])
+        assert moved.spans == plain.spans
+        assert np.linalg.norm(moved.joints[:, [20, 21]] - plain.joints[:, [20, 21]], axis=-1).max() > 0.1
+        babbled.append(moved.joints)
+    assert len(babbled) >= 3 and measure(babbled).passes()

@@ -106,3 +106,14 @@ def test_shipped_tokenizer_on_real_fixtures_reproduces_the_issue_table(realdata)
     assert reconstruction(codec, bvh.features).mpjpe_mm == pytest.approx(96.5, abs=0.5)
     r = reconstruction(codec, npy.features)
     assert r.mpjpe_mm == pytest.approx(113.9, abs=0.5) and len(r.codes) == 29
+
+
+def test_turning_on_the_spot_is_not_body_movement():
+    from motionchat.data.synth.body import pose_to_joints, yaw_matrix
+    from motionchat.data.synth.segment import Style, stand_track
+
+    still = pose_to_joints(stand_track(60, Style()))
+    turns = np.linspace(0.0, np.pi, 60)  # half a turn in 3 s
+    turning = np.einsum("tij,tkj->tki", yaw_matrix(turns), still)
+    stats = motion_statistics(turning)
+    assert np.median(stats["arms speed (m/s)"]) < 0.05  # the hands circle at ~0.3 m/s in the world

@@ -194,10 +194,13 @@ def time_warp(track: PoseTrack, spans: list[tuple[int, int]], rng: np.random.Gen
     return PoseTrack(**channels), mapped
 
 
-def generate_clip(program: Program, style: Style, rng: np.random.Generator, min_frames: int = MIN_FRAMES) -> Clip:
+def generate_clip(
+    program: Program, style: Style, rng: np.random.Generator, min_frames: int = MIN_FRAMES, babble: bool = False
+) -> Clip:
     """Joints for a program performed by `style`, 40..196 feature frames (raises ClipTooLong).
 
-    Too-short clips are padded with standing at both ends (split at random).
+    Too-short clips are padded with standing at both ends (split at random). `babble` overlays
+    free upper-body movement the program does not describe (`synth.babble`; tokenizer data).
     """
     track, spans = compose(build_segments(program, style, rng, MAX_FRAMES + 1), max_len=MAX_FRAMES + 1)
     needed = min_frames + 1 - len(track)
@@ -208,6 +211,10 @@ def generate_clip(program: Program, style: Style, rng: np.random.Generator, min_
         spans = [(a + before, b + before) for a, b in spans]
     track, spans = time_warp(track, spans, rng, TIME_WARP_DEPTH)
     add_life(track, rng, style.liveliness)
+    if babble:
+        from motionchat.data.synth.babble import babble as overlay
+
+        overlay(track, rng)
     fit_pelvis_to_feet(track)
     joints = pose_to_joints(track)
     frames = len(joints) - 1

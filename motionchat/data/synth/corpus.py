@@ -59,6 +59,7 @@ SPLIT_FRACTIONS = {"train": 0.80, "val": 0.05, "test": 0.15}
 COMPOSITIONAL_SHARE = 0.3  # of the random test groups, built around a held-out pair
 CAPTIONS_PER_CLIP = 3
 _MAX_TRIES = 40
+_BABBLE_STREAM = 7919  # the last entropy word of a group's `babble` draw
 
 
 @dataclass
@@ -156,24 +157,29 @@ def _source_program(rng: np.random.Generator, plan: GroupPlan, split: str, held:
     return sample_program(rng, first=plan.first_action, n_actions=n_actions, avoid=avoid)
 
 
-def make_group(plan: GroupPlan, seed: int, n_clips: int, held: frozenset, root: Path | None, keep_joints: bool = False) -> GroupResult:
+def make_group(
+    plan: GroupPlan, seed: int, n_clips: int, held: frozenset, root: Path | None, keep_joints: bool = False, babble: float = 0.0
+) -> GroupResult:
     """Generate (and, with `root`, write) one group of clips; pure function of (seed, plan).
 
     A program that does not fit a clip is tried again with other random timings: the clip's
     random draws depend on how often that program failed before, as a retry with the same draws
     would fail the same way (a coverage group's forced first action is drawn again and again).
     `keep_joints` keeps each clip's generated joints in its record (benchmarks and tests).
+    `babble` is the chance that the group's clips get free upper-body movement (`synth.babble`),
+    drawn from a stream of its own, so the rest of the group is as without it.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, plan.index]))
     style = Style.sample(rng)
     split = plan.split
     avoid = held if split != "test" else frozenset()
     failures: Counter[Program] = Counter()
+    babbling = babble > 0 and np.random.default_rng(np.random.SeedSequence([seed, plan.index, _BABBLE_STREAM])).random() < babble
 
     def try_clip(program: Program, k: int):
         draws = np.random.default_rng(np.random.SeedSequence([seed, plan.index, k + 1, failures[program]]))
         try:
-            return generate_clip(program, style, draws)
+            return generate_clip(program, style, draws, babble=babbling)
         except ClipTooLong:
             failures[program] += 1
             return None
@@ -237,13 +243,19 @@ def synthesize_corpus(
     workers: int | None = None,
     force: bool = False,
     on_clips: Callable[[int], None] | None = None,
+    babble: float = 0.0,
 ) -> CorpusSummary:
-    """Write an `n_clips` corpus into `out_dir` (see the module docstring); `on_clips(k)` reports progress."""
+    """Write an `n_clips` corpus into `out_dir` (see the module docstring); `on_clips(k)` reports progress.
+
+    `babble` (0..1): the share of groups given free upper-body movement their captions do not
+    describe (`synth.babble`), for a tokenizer's training data; recorded in corpus.json."""
+    if not 0.0 <= babble <= 1.0:
+        raise MotionchatError(f"--babble {babble}: give a share between 0 and 1")
     plans = plan_groups(n_clips)
     root = prepare_out_dir(out_dir, force)
     held = held_out_pairs(seed)
     workers = max(1, workers or multiprocessing.cpu_count())
-    jobs = [(plan, seed, n_clips, held, root) for plan in plans]
+    jobs = [(plan, seed, n_clips, held, root, False, babble) for plan in plans]
     stats = FeatureStats(HUMANML3D.feature_dim)
     clips: list[ClipRecord] = []
     edits: list[dict] = []
@@ -275,6 +287,8 @@ def synthesize_corpus(
     meta = {"generator": "motionchat.data.synth", "version": GENERATOR_VERSION, "seed": seed, "clips": n_clips,
             "splits": {k: len(v) for k, v in splits.items()}, "edits": len(edits), "fps": HUMANML3D.fps,
             "captions_per_clip": CAPTIONS_PER_CLIP}
+    if babble:
+        meta["babble"] = babble  # captions do not describe that movement: tokenizer data
     atomic_write_text(root / "corpus.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return CorpusSummary(root, len(clips), meta["splits"], len(edits), sorted(held))
 
