@@ -159,6 +159,12 @@ def print_captions(bundle_dir: Path, real_clips, csv_path: Path, samples: int, s
         print(f"  {clip.name} '{description}': {sum(marks)}/{len(marks)}; e.g. \"{per_clip[0].text}\"")
     if total:
         print(f"CAPTION hit rate: {hits}/{total} = {hits / total:.2f}")
+        # Chance: the same captions scored against the descriptions of the other trials.
+        other = [caption_hit(a.text or "", d2) for (c1, _), per in zip(scored, answers) for a in per
+                 for (c2, d2) in scored if cmu_trial_name(c2.path) != cmu_trial_name(c1.path)]
+        other = [m for m in other if m is not None]
+        print(f"  the same captions against the other trials' descriptions (chance): {sum(other)}/{len(other)} = "
+              f"{sum(other) / max(len(other), 1):.2f}")
 
 
 def main() -> None:

@@ -154,3 +154,19 @@ def test_babble_moves_arms_and_trunk_only_and_stays_plausible():
         assert np.linalg.norm(moved.joints[:, [20, 21]] - plain.joints[:, [20, 21]], axis=-1).max() > 0.1
         babbled.append(moved.joints)
     assert len(babbled) >= 3 and measure(babbled).passes()
+
+
+def test_trunk_shapes_keep_bone_lengths_and_hips():
+    from motionchat.data.synth.body import REST_OFFSETS, TRUNK_SHAPE_ANGLES, trunk_offsets
+
+    np.testing.assert_allclose(trunk_offsets(np.zeros(TRUNK_SHAPE_ANGLES)), REST_OFFSETS, atol=1e-12)
+    shaped = trunk_offsets(np.full(TRUNK_SHAPE_ANGLES, 0.15))
+    np.testing.assert_allclose(np.linalg.norm(shaped, axis=-1), np.linalg.norm(REST_OFFSETS, axis=-1), atol=1e-12)
+    np.testing.assert_array_equal(shaped[[1, 2]], REST_OFFSETS[[1, 2]])
+    assert shaped[3, 2] > REST_OFFSETS[3, 2]  # spine1 pitched forward
+    unit = shaped / np.maximum(np.linalg.norm(shaped, axis=-1, keepdims=True), 1e-12)
+    np.testing.assert_allclose(unit[[13, 16]] * [-1, 1, 1], unit[[14, 17]], atol=1e-12)  # both sides alike, mirrored
+    style = Style.sample(np.random.default_rng(1))
+    assert len(style.trunk_shape) == TRUNK_SHAPE_ANGLES
+    joints = pose_to_joints(stand_track(5, style), trunk_offsets(style.trunk_shape))
+    assert measure([joints - [0.0, joints[..., 1].min(), 0.0]]).max_bone_error_m < 1e-6

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from motionchat.data.synth import gestures, jumping, postures, stepping
-from motionchat.data.synth.body import PoseTrack, fit_pelvis_to_feet, pose_to_joints, yaw_matrix
+from motionchat.data.synth.body import PoseTrack, fit_pelvis_to_feet, pose_to_joints, trunk_offsets, yaw_matrix
 from motionchat.data.synth.segment import FPS, Segment, Style, smoothstep
 from motionchat.data.synth.vocabulary import ACTIONS, Program
 from motionchat.motion.timing import MAX_FRAMES, MIN_FRAMES
@@ -216,7 +216,7 @@ def generate_clip(
 
         overlay(track, rng)
     fit_pelvis_to_feet(track)
-    joints = pose_to_joints(track)
+    joints = pose_to_joints(track, trunk_offsets(style.trunk_shape) if style.trunk_shape else None)
     frames = len(joints) - 1
     spans = [(max(0, a), min(frames, b)) for a, b in spans]
     return Clip(joints, spans)

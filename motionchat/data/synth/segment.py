@@ -53,6 +53,8 @@ class Style:
         head_pitch: resting nod of the head (rad, + looks down).
         liveliness: gain of the small always-on movement (breathing, sway, fidgeting; see
             `compose.add_life`).
+        trunk_shape: angles of `body.trunk_offsets` (the spine's curve, the shoulders' set);
+            empty: the rest shape.
         knee_straightness: hip-to-ankle distance standing, as a fraction of the leg's length
             (0.985: the knee angle measured hip-knee-ankle is 20 degrees off straight; 0.972: 27).
     """
@@ -72,6 +74,7 @@ class Style:
     head_pitch: float = 0.0
     liveliness: float = 1.0
     knee_straightness: float = 0.985
+    trunk_shape: tuple[float, ...] = ()
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> Style:
@@ -93,6 +96,7 @@ class Style:
             head_pitch=rng.uniform(-0.08, 0.2),
             liveliness=float(np.exp(rng.uniform(np.log(0.6), np.log(2.2)))),
             knee_straightness=rng.uniform(0.972, 0.988),
+            trunk_shape=tuple(float(a) for a in rng.uniform(-1.0, 1.0, 8) * [0.15, 0.15, 0.15, 0.2, 0.2, 0.12, 0.15, 0.12]),
         )
 
     @property
