@@ -31,6 +31,8 @@ from eval.real_motion import (
     cmu_trial_name,
     find_motion_files,
     load_real_clip,
+    local_poses,
+    nearest_pose_mm,
     pooled_statistics,
     read_cmu_descriptions,
     reconstruction,
@@ -127,6 +129,11 @@ def print_corpus(codec: MotionCodec, corpus: Path, real_clips, n: int) -> None:
     for row in rows:
         print(f"{row.name:34s} {row.distance:8.3f} {row.corpus_median:14.3f} {row.real_median:12.3f}")
     print(f"REAL-GAP mean over {len(rows)} statistics: {np.mean([r.distance for r in rows]):.3f}")
+    covered = nearest_pose_mm(np.concatenate([local_poses(c.features) for c in real_clips]),
+                              np.concatenate([local_poses(f) for f in feats]))
+    print(f"pose coverage: each real frame's nearest pose among the {sum(len(f) for f in feats)} corpus frames, "
+          f"mean per-joint distance in the facing frame: median {np.median(covered):.1f} mm, mean {covered.mean():.1f} mm")
+    print(f"COVERAGE median {np.median(covered):.1f} mm")
 
 
 def print_captions(bundle_dir: Path, real_clips, csv_path: Path, samples: int, seed: int) -> None:

@@ -257,6 +257,34 @@ def statistic_distances(corpus: Mapping[str, np.ndarray], real: Mapping[str, np.
     return out
 
 
+def local_poses(features: np.ndarray) -> np.ndarray:
+    """(T, 22, 3) root-relative joint positions in the body's facing frame, as the features hold
+    them (the pelvis at XZ 0 and its height; every joint's `positions` slot)."""
+    from motionchat.motion.features import feature_layout
+
+    layout = feature_layout(HUMANML3D)
+    features = np.asarray(features, np.float64)
+    root = np.zeros((len(features), 1, 3))
+    root[:, 0, 1] = features[:, layout.root_height][:, 0]
+    return np.concatenate([root, features[:, layout.positions].reshape(len(features), -1, 3)], axis=1)
+
+
+def nearest_pose_mm(poses: np.ndarray, reference: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """For each of (N, J, 3) poses, the mean per-joint distance (mm) to its nearest pose in (M, J, 3)
+    `reference` (nearest by the summed squared distance). A tokenizer trained on `reference` can
+    hardly reconstruct a pose better than this: the figure says how well a corpus covers them."""
+    a = np.asarray(poses, np.float64).reshape(len(poses), -1)
+    b = np.asarray(reference, np.float64).reshape(len(reference), -1)
+    b_sq = (b**2).sum(1)
+    out = np.empty(len(a))
+    for start in range(0, len(a), chunk):
+        part = a[start : start + chunk]
+        nearest = np.argmin(b_sq[None] - 2 * part @ b.T, axis=1)  # |a|^2 is the same along a row
+        gap = part.reshape(len(part), -1, 3) - b[nearest].reshape(len(part), -1, 3)
+        out[start : start + chunk] = 1000.0 * np.linalg.norm(gap, axis=-1).mean(1)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Captions of CMU trials against their descriptions.
 

@@ -117,3 +117,21 @@ def test_turning_on_the_spot_is_not_body_movement():
     turning = np.einsum("tij,tkj->tki", yaw_matrix(turns), still)
     stats = motion_statistics(turning)
     assert np.median(stats["arms speed (m/s)"]) < 0.05  # the hands circle at ~0.3 m/s in the world
+
+
+def test_nearest_pose_and_local_poses():
+    from eval.real_motion import local_poses, nearest_pose_mm
+    from motionchat.data.synth.body import pose_to_joints
+    from motionchat.data.synth.segment import Style, stand_track
+    from motionchat.motion.features import joints_to_features
+
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(50, 22, 3))
+    poses = reference[[3, 7]].copy()
+    poses[1, 5] += [0.0, 0.022, 0.0]  # one joint 22 mm off
+    np.testing.assert_allclose(nearest_pose_mm(poses, reference, chunk=1), [0.0, 1.0], atol=1e-9)
+    joints = pose_to_joints(stand_track(10, Style()))
+    joints[..., 1] -= joints[..., 1].min()
+    local = local_poses(joints_to_features(joints))
+    assert local.shape == (9, 22, 3)
+    np.testing.assert_allclose(local[0] - local[0, :1] * [1, 0, 1], joints[0] - joints[0, :1] * [1, 0, 1], atol=1e-3)
