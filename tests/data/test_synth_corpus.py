@@ -189,6 +189,9 @@ def test_babble_share_is_recorded_and_leaves_programs_alone(tmp_path):
     babbled = synthesize_corpus(tmp_path / "babble", 8, seed=3, workers=1, babble=1.0)
     assert "babble" not in json.loads((plain.root / "corpus.json").read_text())
     assert json.loads((babbled.root / "corpus.json").read_text())["babble"] == 1.0
+    from motionchat.data.synth.corpus import describe_corpus
+
+    assert "--babble 1`" in describe_corpus(babbled.root) and "--babble" not in describe_corpus(plain.root)
     assert (plain.root / "labels.jsonl").read_text() == (babbled.root / "labels.jsonl").read_text()
     assert (plain.root / "texts").is_dir() and sorted(p.name for p in (plain.root / "texts").iterdir()) == sorted(
         p.name for p in (babbled.root / "texts").iterdir())

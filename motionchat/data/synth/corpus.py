@@ -303,7 +303,8 @@ def describe_corpus(root: str | Path) -> str:
         counts = "/".join(str(splits.get(name, 0)) for name in SPLITS)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
         return f"the dataset folder `{root.name}`"
-    return (f"`trainer data synth --out {root.name} --clips {clips} --seed {seed}` (synthetic corpus, generator "
+    babble = f" --babble {meta['babble']:g}" if isinstance(meta.get("babble"), (int, float)) and meta["babble"] else ""
+    return (f"`trainer data synth --out {root.name} --clips {clips} --seed {seed}{babble}` (synthetic corpus, generator "
             f"version {version}, corpus seed {seed}; train/val/test {counts} clips)")
 
 
