@@ -47,6 +47,7 @@ def synth(
     seed: SeedOption = 0,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Worker processes (default: one per CPU core).")] = None,
     force: ForceOption = False,
+    babble: Annotated[float, typer.Option("--babble", help="Share of clips (0..1) given free arm and trunk movement their captions do not describe: more varied poses for training a tokenizer (stage 1) only.")] = 0.0,
 ) -> None:
     """Generate the synthetic motion-language corpus: clips, 3 captions each, labels, edit pairs, splits, Mean/Std.
 
@@ -60,6 +61,8 @@ def synth(
     check_out_dir(out, force)
     if clips < 2:
         raise MotionchatError(f"--clips {clips}: the corpus needs at least 2 clips (each clip has an edited partner)")
+    if not 0.0 <= babble <= 1.0:
+        raise MotionchatError(f"--babble {babble}: give a share between 0 and 1")
     if workers is not None and workers < 1:
         raise MotionchatError(f"--workers {workers}: use at least 1 worker process")
     console = Console(stderr=True)
@@ -67,7 +70,7 @@ def synth(
     with _progress() as progress:
         task = progress.add_task("clips", total=clips)
         summary = synthesize_corpus(out, clips, seed=seed, workers=workers, force=force,
-                                    on_clips=lambda n: progress.advance(task, n))
+                                    on_clips=lambda n: progress.advance(task, n), babble=babble)
     elapsed = time.perf_counter() - start
     split_text = ", ".join(f"{k} {v}" for k, v in summary.splits.items())
     console.print(f"wrote {summary.clips} clips ({split_text}) and {summary.edits} edit pairs to {summary.root}")

@@ -182,3 +182,18 @@ def test_a_2000_clip_corpus_fits_for_seeds_0_to_50(seed):
     held = held_out_pairs(seed)
     for plan in plan_groups(2000):
         assert len(make_group(plan, seed, 2000, held, None).clips) == plan.size
+
+
+def test_babble_share_is_recorded_and_leaves_programs_alone(tmp_path):
+    plain = synthesize_corpus(tmp_path / "plain", 8, seed=3, workers=1)
+    babbled = synthesize_corpus(tmp_path / "babble", 8, seed=3, workers=1, babble=1.0)
+    assert "babble" not in json.loads((plain.root / "corpus.json").read_text())
+    assert json.loads((babbled.root / "corpus.json").read_text())["babble"] == 1.0
+    from motionchat.data.synth.corpus import describe_corpus
+
+    assert "--babble 1`" in describe_corpus(babbled.root) and "--babble" not in describe_corpus(plain.root)
+    assert (plain.root / "labels.jsonl").read_text() == (babbled.root / "labels.jsonl").read_text()
+    assert (plain.root / "texts").is_dir() and sorted(p.name for p in (plain.root / "texts").iterdir()) == sorted(
+        p.name for p in (babbled.root / "texts").iterdir())
+    first = sorted((plain.root / "new_joint_vecs").iterdir())[0].name
+    assert not np.array_equal(np.load(plain.root / "new_joint_vecs" / first), np.load(babbled.root / "new_joint_vecs" / first))

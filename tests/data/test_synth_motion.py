@@ -108,3 +108,65 @@ def test_pose_track_with_planted_feet_keeps_them_still():
     track.root[:, 1] -= np.linspace(0.0, 0.3, 40)  # squat down
     joints = pose_to_joints(track)
     np.testing.assert_allclose(joints[:, [7, 8]], np.broadcast_to(joints[:1, [7, 8]], (40, 2, 3)), atol=1e-9)
+
+
+def test_time_warp_keeps_length_average_rate_planted_feet_and_span_order():
+    from motionchat.data.synth.compose import time_warp
+
+    track = stand_track(120, Style())
+    track.root[:, 2] = np.linspace(0.0, 1.19, 120)  # walks 1 cm a frame
+    spans = [(10, 50), (50, 110)]
+    warped, moved = time_warp(track, spans, np.random.default_rng(3), depth=0.12)
+    assert len(warped) == 120
+    np.testing.assert_allclose(warped.ankle, track.ankle, atol=1e-12)  # planted feet stay exactly
+    np.testing.assert_allclose(warped.root[[0, -1], 2], [0.0, 1.19], atol=1e-9)  # same start, same end
+    step = np.diff(warped.root[:, 2])
+    assert 0.0085 < step.min() < step.max() < 0.0115 and step.std() > 1e-4  # the rate drifts, within +-12%
+    assert moved[0][0] < moved[0][1] <= moved[1][0] < moved[1][1] <= 120
+    assert abs(moved[1][0] - 50) <= 8
+
+
+def test_performers_vary_in_posture_within_plausible_ranges():
+    styles = [Style.sample(np.random.default_rng(seed)) for seed in range(200)]
+    for name, low, high in (("lean", -0.03, 0.18), ("elbow_bend", 0.1, 0.85), ("knee_straightness", 0.972, 0.988),
+                            ("liveliness", 0.6, 2.2), ("tempo", 0.88, 1.12)):
+        values = np.array([getattr(s, name) for s in styles])
+        assert low <= values.min() and values.max() <= high, name
+        assert values.max() - values.min() > 0.8 * (high - low), name  # the range is used
+    for style in styles[:20]:
+        assert 0.8 <= style.stand_height_m <= 1.0
+
+
+def test_babble_moves_arms_and_trunk_only_and_stays_plausible():
+    rng = np.random.default_rng(4)
+    programs = [sample_program(rng) for _ in range(6)]
+    legs = [0, 1, 2, 4, 5, 7, 8, 10, 11]
+    babbled = []
+    for k, program in enumerate(programs):
+        style = Style.sample(np.random.default_rng(k))
+        try:
+            plain = generate_clip(program, style, np.random.default_rng(k))
+        except ValueError:
+            continue
+        moved = generate_clip(program, style, np.random.default_rng(k), babble=True)
+        np.testing.assert_array_equal(moved.joints[:, legs], plain.joints[:, legs])
+        assert moved.spans == plain.spans
+        assert np.linalg.norm(moved.joints[:, [20, 21]] - plain.joints[:, [20, 21]], axis=-1).max() > 0.1
+        babbled.append(moved.joints)
+    assert len(babbled) >= 3 and measure(babbled).passes()
+
+
+def test_trunk_shapes_keep_bone_lengths_and_hips():
+    from motionchat.data.synth.body import REST_OFFSETS, TRUNK_SHAPE_ANGLES, trunk_offsets
+
+    np.testing.assert_allclose(trunk_offsets(np.zeros(TRUNK_SHAPE_ANGLES)), REST_OFFSETS, atol=1e-12)
+    shaped = trunk_offsets(np.full(TRUNK_SHAPE_ANGLES, 0.15))
+    np.testing.assert_allclose(np.linalg.norm(shaped, axis=-1), np.linalg.norm(REST_OFFSETS, axis=-1), atol=1e-12)
+    np.testing.assert_array_equal(shaped[[1, 2]], REST_OFFSETS[[1, 2]])
+    assert shaped[3, 2] > REST_OFFSETS[3, 2]  # spine1 pitched forward
+    unit = shaped / np.maximum(np.linalg.norm(shaped, axis=-1, keepdims=True), 1e-12)
+    np.testing.assert_allclose(unit[[13, 16]] * [-1, 1, 1], unit[[14, 17]], atol=1e-12)  # both sides alike, mirrored
+    style = Style.sample(np.random.default_rng(1))
+    assert len(style.trunk_shape) == TRUNK_SHAPE_ANGLES
+    joints = pose_to_joints(stand_track(5, style), trunk_offsets(style.trunk_shape))
+    assert measure([joints - [0.0, joints[..., 1].min(), 0.0]]).max_bone_error_m < 1e-6

@@ -56,6 +56,7 @@ def test_synth_refuses_bad_input(synth_dir, tmp_path):
     assert_one_line_error(invoke("synth", "--out", synth_dir, "--clips", 4), "not empty", "--force")
     assert_one_line_error(invoke("synth", "--out", tmp_path / "x", "--clips", 1), "--clips 1")
     assert_one_line_error(invoke("synth", "--out", tmp_path / "y", "--clips", 4, "--workers", 0), "--workers 0")
+    assert_one_line_error(invoke("synth", "--out", tmp_path / "z", "--clips", 4, "--babble", 1.5), "--babble 1.5")
 
 
 def test_preview_draws_a_sheet(synth_dir, tmp_path):

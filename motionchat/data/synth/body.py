@@ -56,6 +56,38 @@ def _rest_offsets() -> np.ndarray:
 
 
 REST_OFFSETS = _rest_offsets()
+TRUNK_SHAPE_ANGLES = 8  # values `trunk_offsets` takes
+
+
+def _turn(vector: np.ndarray, axis: int, angle: float) -> np.ndarray:
+    """`vector` rotated by `angle` about coordinate axis `axis` (0 x, 1 y, 2 z)."""
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]
+    out = np.array(vector, dtype=np.float64)
+    c, s = np.cos(angle), np.sin(angle)
+    out[i], out[j] = c * vector[i] - s * vector[j], s * vector[i] + c * vector[j]
+    return out
+
+
+def trunk_offsets(angles) -> np.ndarray:
+    """REST_OFFSETS of a performer whose trunk is shaped otherwise (bone lengths kept).
+
+    `angles` (rad, TRUNK_SHAPE_ANGLES of them): the forward pitch of spine1, spine2, spine3, the
+    neck and the head bones; the collars' lift and forward turn and the shoulders' droop (both
+    sides alike, mirrored). Motion capture retargeted to one skeleton keeps each person's spine
+    curve and shoulder set as bone directions, so the corpus's one trunk shape does not cover it.
+    The hips are left as they are (the legs are placed from them)."""
+    angles = np.asarray(angles, dtype=np.float64)
+    if angles.shape != (TRUNK_SHAPE_ANGLES,):
+        raise ValueError(f"need {TRUNK_SHAPE_ANGLES} trunk angles, got shape {angles.shape}")
+    off = REST_OFFSETS.copy()
+    for joint, pitch in zip((SPINE1, SPINE2, SPINE3, NECK, HEAD), angles[:5]):
+        off[joint] = _turn(off[joint], 0, pitch)
+    lift, forward, droop = angles[5:]
+    for s in (LEFT, RIGHT):
+        sign = SIDE_SIGN[s]
+        off[COLLAR[s]] = _turn(_turn(off[COLLAR[s]], 2, sign * lift), 1, -sign * forward)
+        off[SHOULDER[s]] = _turn(off[SHOULDER[s]], 2, -sign * droop)
+    return off
 UPPER_ARM_M = _LENGTHS_M[list(ELBOW)]
 FOREARM_M = _LENGTHS_M[list(WRIST)]
 ARM_M = UPPER_ARM_M + FOREARM_M
@@ -186,11 +218,12 @@ def _collar_shrug(hand: np.ndarray) -> np.ndarray:
     return 0.3 * np.clip(elevation - 1.3, 0.0, 1.5)
 
 
-def pose_to_joints(track: PoseTrack) -> np.ndarray:
-    """(T, 22, 3) joint positions of a pose track."""
+def pose_to_joints(track: PoseTrack, offsets: np.ndarray | None = None) -> np.ndarray:
+    """(T, 22, 3) joint positions of a pose track, on `offsets` (default REST_OFFSETS; see
+    `trunk_offsets`)."""
     n = len(track)
     joints = np.zeros((n, HUMANML3D.n_joints, 3))
-    off = REST_OFFSETS
+    off = REST_OFFSETS if offsets is None else offsets
 
     pelvis_rot = yaw_matrix(track.yaw) @ rotvec_matrix(track.pelvis)  # (T, 3, 3)
     joints[:, PELVIS] = track.root

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from motionchat.data.synth import gestures, jumping, postures, stepping
-from motionchat.data.synth.body import PoseTrack, fit_pelvis_to_feet, pose_to_joints, yaw_matrix
+from motionchat.data.synth.body import PoseTrack, fit_pelvis_to_feet, pose_to_joints, trunk_offsets, yaw_matrix
 from motionchat.data.synth.segment import FPS, Segment, Style, smoothstep
 from motionchat.data.synth.vocabulary import ACTIONS, Program
 from motionchat.motion.timing import MAX_FRAMES, MIN_FRAMES
@@ -30,6 +30,7 @@ PRIMITIVES = {
 assert set(PRIMITIVES) == set(ACTIONS), sorted(set(ACTIONS) - set(PRIMITIVES))
 
 MIN_BLEND_FRAMES, MAX_BLEND_FRAMES = 6, 14
+TIME_WARP_DEPTH = 0.12  # largest change of a clip's playing rate (see `time_warp`)
 
 
 @dataclass
@@ -144,33 +145,62 @@ def compose(segments: list[Segment], max_len: int | None = None) -> tuple[PoseTr
     return PoseTrack(**channels), spans
 
 
-def _drift(rng: np.random.Generator, n: int, amplitude: float, shape=()) -> np.ndarray:
-    """Smooth random variation: a few slow sines with random frequencies (0.15..0.7 Hz) and phases."""
+def _drift(rng: np.random.Generator, n: int, amplitude: float, shape=(), hz=(0.15, 0.7)) -> np.ndarray:
+    """Smooth random variation: a few sines with random frequencies (in `hz`) and phases."""
     t = np.arange(n) / FPS
-    freq = rng.uniform(0.15, 0.7, size=(3,) + shape)
+    freq = rng.uniform(*hz, size=(3,) + shape)
     phase = rng.uniform(0, 2 * np.pi, size=(3,) + shape)
     weight = rng.uniform(0.5, 1.0, size=(3,) + shape)
     waves = np.sin(2 * np.pi * freq[None] * t.reshape((n, 1) + (1,) * len(shape)) + phase[None]) * weight[None]
     return amplitude * waves.sum(1) / 2.0
 
 
-def add_life(track: PoseTrack, rng: np.random.Generator) -> None:
-    """Breathing, postural sway, head and hand drift (in place); feet stay where they are."""
+def add_life(track: PoseTrack, rng: np.random.Generator, liveliness: float = 1.0) -> None:
+    """Breathing, postural sway, head and hand drift and a little fidgeting (in place); feet stay
+    where they are. `liveliness` scales it all (a performer's `Style.liveliness`).
+
+    Version 3 made it larger and faster where motion capture moves more than the corpus did:
+    the trunk (pelvis roll and yaw, spine), the head, the hands and the elbows."""
     n = len(track)
     t = np.arange(n) / FPS
-    level = rng.uniform(0.6, 1.4)
-    track.spine[:, 0] += 0.012 * np.sin(2 * np.pi * t / rng.uniform(3.0, 4.5) + rng.uniform(0, 2 * np.pi))
+    level = rng.uniform(0.6, 1.4) * liveliness
+    track.spine[:, 0] += rng.uniform(0.012, 0.025) * np.sin(2 * np.pi * t / rng.uniform(3.0, 4.5) + rng.uniform(0, 2 * np.pi))
     track.root[:, [0, 2]] += _drift(rng, n, 0.008 * level, (2,))
     track.root[:, 1] += _drift(rng, n, 0.003 * level)
-    track.spine += _drift(rng, n, 0.02 * level, (3,))
-    track.head += _drift(rng, n, 0.05 * level, (3,))
-    track.hand += _drift(rng, n, 0.012 * level, (2, 3))
+    track.pelvis += _drift(rng, n, 0.02 * level, (3,))
+    track.spine += _drift(rng, n, 0.03 * level, (3,)) + _drift(rng, n, 0.008 * level, (3,), hz=(0.8, 2.0))
+    track.head += _drift(rng, n, 0.07 * level, (3,)) + _drift(rng, n, 0.015 * level, (3,), hz=(0.8, 2.0))
+    track.hand += _drift(rng, n, 0.02 * level, (2, 3)) + _drift(rng, n, 0.006 * level, (2, 3), hz=(0.8, 2.5))
+    track.elbow_pole += _drift(rng, n, 0.15 * level, (2, 3))
 
 
-def generate_clip(program: Program, style: Style, rng: np.random.Generator, min_frames: int = MIN_FRAMES) -> Clip:
+def time_warp(track: PoseTrack, spans: list[tuple[int, int]], rng: np.random.Generator, depth: float):
+    """The track played at a smoothly varying rate (1 +- up to `depth`), same length and same
+    average speed: real people do not keep a metronome's time within an action. Spans move with
+    the frames they mark. Linear in time between frames, so planted feet stay exactly planted."""
+    n = len(track)
+    if n < 3 or depth <= 0:
+        return track, spans
+    rate = 1.0 + depth * _drift(rng, n - 1, 1.0, hz=(0.1, 0.5)).clip(-1.0, 1.0)
+    source = np.concatenate([[0.0], np.cumsum(rate)])
+    source *= (n - 1) / source[-1]  # (n,) source frame of each output frame, 0 .. n-1
+    low = np.minimum(source.astype(int), n - 2)
+    frac = source - low
+    channels = {}
+    for name, values in track.channels().items():
+        w = frac.reshape((-1,) + (1,) * (values.ndim - 1))
+        channels[name] = (1 - w) * values[low] + w * values[low + 1]
+    mapped = [(int(np.searchsorted(source, a)), int(np.searchsorted(source, b))) for a, b in spans]
+    return PoseTrack(**channels), mapped
+
+
+def generate_clip(
+    program: Program, style: Style, rng: np.random.Generator, min_frames: int = MIN_FRAMES, babble: bool = False
+) -> Clip:
     """Joints for a program performed by `style`, 40..196 feature frames (raises ClipTooLong).
 
-    Too-short clips are padded with standing at both ends (split at random).
+    Too-short clips are padded with standing at both ends (split at random). `babble` overlays
+    free upper-body movement the program does not describe (`synth.babble`; tokenizer data).
     """
     track, spans = compose(build_segments(program, style, rng, MAX_FRAMES + 1), max_len=MAX_FRAMES + 1)
     needed = min_frames + 1 - len(track)
@@ -179,9 +209,14 @@ def generate_clip(program: Program, style: Style, rng: np.random.Generator, min_
         index = np.concatenate([np.zeros(before, dtype=int), np.arange(len(track)), np.full(needed - before, len(track) - 1)])
         track = PoseTrack(**{k: v[index] for k, v in track.channels().items()})
         spans = [(a + before, b + before) for a, b in spans]
-    add_life(track, rng)
+    track, spans = time_warp(track, spans, rng, TIME_WARP_DEPTH)
+    add_life(track, rng, style.liveliness)
+    if babble:
+        from motionchat.data.synth.babble import babble as overlay
+
+        overlay(track, rng)
     fit_pelvis_to_feet(track)
-    joints = pose_to_joints(track)
+    joints = pose_to_joints(track, trunk_offsets(style.trunk_shape) if style.trunk_shape else None)
     frames = len(joints) - 1
     spans = [(max(0, a), min(frames, b)) for a, b in spans]
     return Clip(joints, spans)

@@ -23,6 +23,11 @@ contain a held-out ordered pair; about a third of the other test groups are buil
 
 Version 2 (issue 18): exact split quotas (version 1 drew the splits of non-coverage groups at
 random and had no val split up to 377 clips) and retries that draw afresh (see `make_group`).
+Version 3 (issue 19): performers vary more, towards motion capture: wider resting postures
+(`segment.Style`: lean, elbows, arms, head, a left/right difference, amplitude, arm swing), an
+always-on movement of the trunk, head, hands and elbows that is larger and faster
+(`compose.add_life`, scaled per performer), and a playing rate that drifts within a clip
+(`compose.time_warp`).
 """
 
 from __future__ import annotations
@@ -49,11 +54,12 @@ from motionchat.fileio import atomic_write_text
 from motionchat.filenames import EDITS_FILE, LABELS_FILE
 from motionchat.motion.skeleton import HUMANML3D
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SPLIT_FRACTIONS = {"train": 0.80, "val": 0.05, "test": 0.15}
 COMPOSITIONAL_SHARE = 0.3  # of the random test groups, built around a held-out pair
 CAPTIONS_PER_CLIP = 3
 _MAX_TRIES = 40
+_BABBLE_STREAM = 7919  # the last entropy word of a group's `babble` draw
 
 
 @dataclass
@@ -151,24 +157,29 @@ def _source_program(rng: np.random.Generator, plan: GroupPlan, split: str, held:
     return sample_program(rng, first=plan.first_action, n_actions=n_actions, avoid=avoid)
 
 
-def make_group(plan: GroupPlan, seed: int, n_clips: int, held: frozenset, root: Path | None, keep_joints: bool = False) -> GroupResult:
+def make_group(
+    plan: GroupPlan, seed: int, n_clips: int, held: frozenset, root: Path | None, keep_joints: bool = False, babble: float = 0.0
+) -> GroupResult:
     """Generate (and, with `root`, write) one group of clips; pure function of (seed, plan).
 
     A program that does not fit a clip is tried again with other random timings: the clip's
     random draws depend on how often that program failed before, as a retry with the same draws
     would fail the same way (a coverage group's forced first action is drawn again and again).
     `keep_joints` keeps each clip's generated joints in its record (benchmarks and tests).
+    `babble` is the chance that the group's clips get free upper-body movement (`synth.babble`),
+    drawn from a stream of its own, so the rest of the group is as without it.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, plan.index]))
     style = Style.sample(rng)
     split = plan.split
     avoid = held if split != "test" else frozenset()
     failures: Counter[Program] = Counter()
+    babbling = babble > 0 and np.random.default_rng(np.random.SeedSequence([seed, plan.index, _BABBLE_STREAM])).random() < babble
 
     def try_clip(program: Program, k: int):
         draws = np.random.default_rng(np.random.SeedSequence([seed, plan.index, k + 1, failures[program]]))
         try:
-            return generate_clip(program, style, draws)
+            return generate_clip(program, style, draws, babble=babbling)
         except ClipTooLong:
             failures[program] += 1
             return None
@@ -232,13 +243,19 @@ def synthesize_corpus(
     workers: int | None = None,
     force: bool = False,
     on_clips: Callable[[int], None] | None = None,
+    babble: float = 0.0,
 ) -> CorpusSummary:
-    """Write an `n_clips` corpus into `out_dir` (see the module docstring); `on_clips(k)` reports progress."""
+    """Write an `n_clips` corpus into `out_dir` (see the module docstring); `on_clips(k)` reports progress.
+
+    `babble` (0..1): the share of groups given free upper-body movement their captions do not
+    describe (`synth.babble`), for a tokenizer's training data; recorded in corpus.json."""
+    if not 0.0 <= babble <= 1.0:
+        raise MotionchatError(f"--babble {babble}: give a share between 0 and 1")
     plans = plan_groups(n_clips)
     root = prepare_out_dir(out_dir, force)
     held = held_out_pairs(seed)
     workers = max(1, workers or multiprocessing.cpu_count())
-    jobs = [(plan, seed, n_clips, held, root) for plan in plans]
+    jobs = [(plan, seed, n_clips, held, root, False, babble) for plan in plans]
     stats = FeatureStats(HUMANML3D.feature_dim)
     clips: list[ClipRecord] = []
     edits: list[dict] = []
@@ -270,6 +287,8 @@ def synthesize_corpus(
     meta = {"generator": "motionchat.data.synth", "version": GENERATOR_VERSION, "seed": seed, "clips": n_clips,
             "splits": {k: len(v) for k, v in splits.items()}, "edits": len(edits), "fps": HUMANML3D.fps,
             "captions_per_clip": CAPTIONS_PER_CLIP}
+    if babble:
+        meta["babble"] = babble  # captions do not describe that movement: tokenizer data
     atomic_write_text(root / "corpus.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return CorpusSummary(root, len(clips), meta["splits"], len(edits), sorted(held))
 
@@ -284,7 +303,8 @@ def describe_corpus(root: str | Path) -> str:
         counts = "/".join(str(splits.get(name, 0)) for name in SPLITS)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
         return f"the dataset folder `{root.name}`"
-    return (f"`trainer data synth --out {root.name} --clips {clips} --seed {seed}` (synthetic corpus, generator "
+    babble = f" --babble {meta['babble']:g}" if isinstance(meta.get("babble"), (int, float)) and meta["babble"] else ""
+    return (f"`trainer data synth --out {root.name} --clips {clips} --seed {seed}{babble}` (synthetic corpus, generator "
             f"version {version}, corpus seed {seed}; train/val/test {counts} clips)")
 
 

@@ -48,6 +48,15 @@ class Style:
         elbow_bend: 0..1 resting elbow bend.
         step_scale: stride length multiplier.
         arm_swing: arm swing gain while walking.
+        elbow_asymmetry: how much more the left elbow is bent at rest than the right (-: less).
+        hands_forward_m: how far in front of the thighs the hanging hands rest.
+        head_pitch: resting nod of the head (rad, + looks down).
+        liveliness: gain of the small always-on movement (breathing, sway, fidgeting; see
+            `compose.add_life`).
+        trunk_shape: angles of `body.trunk_offsets` (the spine's curve, the shoulders' set);
+            empty: the rest shape.
+        knee_straightness: hip-to-ankle distance standing, as a fraction of the leg's length
+            (0.985: the knee angle measured hip-knee-ankle is 20 degrees off straight; 0.972: 27).
     """
 
     tempo: float = 1.0
@@ -60,27 +69,41 @@ class Style:
     elbow_bend: float = 0.3
     step_scale: float = 1.0
     arm_swing: float = 1.0
+    elbow_asymmetry: float = 0.0
+    hands_forward_m: float = 0.0
+    head_pitch: float = 0.0
+    liveliness: float = 1.0
+    knee_straightness: float = 0.985
+    trunk_shape: tuple[float, ...] = ()
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> Style:
+        # Version 3 widened the posture ranges (lean, elbows, arms, amplitude, arm swing) towards
+        # what motion capture shows; tempo stays narrow, since slow/normal/fast are labels.
         return cls(
             tempo=rng.uniform(0.88, 1.12),
-            amplitude=rng.uniform(0.85, 1.15),
-            half_width_m=rng.uniform(0.08, 0.13),
-            toe_out=rng.uniform(0.04, 0.25),
-            lean=rng.uniform(-0.02, 0.1),
-            pelvis_tilt=rng.uniform(0.0, 0.1),
-            arm_out_m=rng.uniform(0.02, 0.09),
-            elbow_bend=rng.uniform(0.1, 0.6),
+            amplitude=rng.uniform(0.8, 1.25),
+            half_width_m=rng.uniform(0.08, 0.14),
+            toe_out=rng.uniform(0.04, 0.28),
+            lean=rng.uniform(-0.03, 0.18),
+            pelvis_tilt=rng.uniform(0.0, 0.14),
+            arm_out_m=rng.uniform(0.02, 0.11),
+            elbow_bend=rng.uniform(0.1, 0.85),
             step_scale=rng.uniform(0.9, 1.1),
-            arm_swing=rng.uniform(0.7, 1.3),
+            arm_swing=rng.uniform(0.5, 1.7),
+            elbow_asymmetry=rng.uniform(-0.2, 0.2),
+            hands_forward_m=rng.uniform(0.0, 0.08),
+            head_pitch=rng.uniform(-0.08, 0.2),
+            liveliness=float(np.exp(rng.uniform(np.log(0.6), np.log(2.2)))),
+            knee_straightness=rng.uniform(0.972, 0.988),
+            trunk_shape=tuple(float(a) for a in rng.uniform(-1.0, 1.0, 8) * [0.15, 0.15, 0.15, 0.2, 0.2, 0.12, 0.15, 0.12]),
         )
 
     @property
     def stand_height_m(self) -> float:
         """Pelvis height standing with nearly straight knees over the feet."""
         horizontal = np.abs(self.half_width_m - np.abs(HIP_IN_PELVIS[:, 0]))
-        vertical = np.sqrt((0.985 * LEG_M) ** 2 - horizontal**2)
+        vertical = np.sqrt((self.knee_straightness * LEG_M) ** 2 - horizontal**2)
         return float(np.min(ANKLE_FLAT_Y + vertical - HIP_IN_PELVIS[:, 1]))
 
 
@@ -171,9 +194,10 @@ def rest_hand(style: Style) -> np.ndarray:
     """(2, 3) hanging-hand targets in the chest frame: slightly out, elbows a little bent."""
     hands = np.empty((2, 3))
     for s in (0, 1):
-        direction = np.array([SIDE_SIGN[s] * style.arm_out_m * 2.2, -1.0, 0.05 + 0.25 * style.elbow_bend])
+        bend = float(np.clip(style.elbow_bend + (0.5 - s) * style.elbow_asymmetry, 0.0, 1.0))
+        direction = np.array([SIDE_SIGN[s] * style.arm_out_m * 2.2, -1.0, 0.05 + 0.25 * bend + style.hands_forward_m])
         direction /= np.linalg.norm(direction)
-        hands[s] = SHOULDER_IN_CHEST[s] + direction * ARM_M[s] * (0.985 - 0.07 * style.elbow_bend)
+        hands[s] = SHOULDER_IN_CHEST[s] + direction * ARM_M[s] * (0.985 - 0.07 * bend)
     return hands
 
 
@@ -241,7 +265,7 @@ def stand_track(n_frames: int, style: Style) -> PoseTrack:
         yaw=np.zeros(n),
         pelvis=np.tile([tilt, 0.0, 0.0], (n, 1)),
         spine=np.tile([lean, 0.0, 0.0], (n, 1)),
-        head=np.tile([-0.8 * (tilt + lean), 0.0, 0.0], (n, 1)),
+        head=np.tile([-0.8 * (tilt + lean) + style.head_pitch, 0.0, 0.0], (n, 1)),
         hand=np.tile(rest_hand(style), (n, 1, 1)),
         elbow_pole=np.tile(ELBOW_POLE_REST, (n, 1, 1)),
         hand_world=np.zeros((n, 2, 3)),
