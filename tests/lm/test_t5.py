@@ -217,7 +217,7 @@ def test_answers_are_those_of_transformers_on_every_family(both_loaded, config, 
     assert {a.ok for per_prompt in answers for a in per_prompt} >= {True}  # not all failures
 
 
-def test_answering_never_imports_transformers():
+def test_answering_never_imports_transformers_nor_the_tokenizers_library():
     code = (
         "import sys\n"
         "from motionchat.bundle import load_bundle\n"
@@ -226,7 +226,7 @@ def test_answering_never_imports_transformers():
         "lm = load_bundle(default_bundle_path()).lm\n"
         "answer = generate(lm.model, lm.tokenizer, lm.vocab, ['a person jumps'], 'motion', DecodingConfig())\n"
         "assert answer[0][0].token_ids, answer\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('transformers', 'scipy')))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('transformers', 'scipy', 'tokenizers')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
