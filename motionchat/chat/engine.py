@@ -213,6 +213,8 @@ class Engine:
         order = list(prepared)
         with compute_threads(threads_for(len(order) * samples)):  # one for a chat request
             answers = answer_questions(bundle.lm, [prepared[i].question for i in order], config)
+        if hasattr(bundle.lm.model, "release_fused"):  # not held while previews are drawn, nor between requests
+            bundle.lm.model.release_fused()
         for i, per_sample in zip(order, answers):
             item, reply = prepared[i], replies[i]
             for k, answer in enumerate(per_sample):

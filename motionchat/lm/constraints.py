@@ -102,3 +102,64 @@ class OutputConstraint(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         allowed = self.allow.to(scores.device)[self.row_states(input_ids)]  # (B, V)
         return scores.masked_fill(~allowed, float("-inf"))
+
+    def motion_columns(self) -> torch.LongTensor:
+        """The ids a motion row can ever be allowed, ascending: </s>, the codes, <som>, <eom>. Only
+        these logits matter while every unfinished row is a motion row (a finished row allows </s>)."""
+        v = self.vocab
+        return torch.tensor(sorted({v.eos_id, v.som_id, v.eom_id, *range(v.motion_start, v.motion_start + v.codebook_size)}))
+
+    def tracker(self, max_tokens: int, device: str | torch.device = "cpu") -> RowStates:
+        """Row states kept up to date token by token, for a decoding loop that owns its ids and
+        decodes at most `max_tokens` tokens a row."""
+        return RowStates(self, max_tokens, device)
+
+
+class RowStates:
+    """`OutputConstraint.row_states` kept incrementally: `update(next_ids)` after each step instead
+    of rescanning every row's ids (the same states, step for step), with few tensor operations per
+    step: a row's state is looked up from its number of codes so far, then overridden once the row
+    is over (</s>, or <eom> in a motion row)."""
+
+    def __init__(self, constraint: OutputConstraint, max_tokens: int, device: str | torch.device):
+        v, rows, width = constraint.vocab, len(constraint.is_motion), constraint.allow.shape[1]
+        is_motion = constraint.is_motion
+        counts = torch.arange(max_tokens + 1)[None, :]  # a row's codes so far, 0..max_tokens
+        min_codes, max_codes = constraint.min_codes[:, None], constraint.max_codes[:, None]
+        motion = torch.where(counts < max_codes, _CODES_OR_END, _END)
+        motion = torch.where(counts < min_codes, _CODES, motion)
+        # (rows * (max_tokens + 1),) state by (row, codes so far), before the row is over
+        self.by_count = torch.where(is_motion[:, None], motion, _TEXT).flatten().to(device)
+        self.row_offset = (torch.arange(rows) * (max_tokens + 1)).to(device)
+        self.first = torch.where(is_motion, _START, _TEXT).to(device)
+        self.is_code = torch.zeros(width, dtype=torch.long)
+        self.is_code[v.motion_start : v.motion_start + v.codebook_size] = 1
+        self.is_code = self.is_code.to(device)
+        ends = torch.zeros(2, width, dtype=torch.bool)  # [row is motion, token]: the row is over
+        ends[:, v.eos_id] = True
+        ends[1, v.eom_id] = True
+        self.ends, self.kind = ends.to(device), is_motion.long().to(device)
+        self.is_text = ~is_motion.to(device)
+        self.n_codes = torch.zeros(rows, dtype=torch.long, device=device)
+        self.over = torch.zeros(rows, dtype=torch.bool, device=device)
+        self.prefix = constraint.prefix_lengths.to(device)  # a row starts its answer after its prefix
+        self.longest_prefix = max(constraint.prefix_lengths.tolist(), default=0)
+        self.steps, self.motion_only = 0, False
+
+    def update(self, next_ids: torch.LongTensor) -> None:
+        self.n_codes += self.is_code[next_ids]
+        self.over |= self.ends[self.kind, next_ids]
+        self.steps += 1
+
+    def states(self) -> torch.LongTensor:
+        """(rows,) the state of each row, as `OutputConstraint.row_states` gives it."""
+        if self.steps <= 0:
+            return self.first
+        state = self.by_count[self.row_offset + self.n_codes].masked_fill_(self.over, _FINISHED)
+        return torch.where(self.prefix >= self.steps, self.first, state) if self.steps <= self.longest_prefix else state
+
+    def only_motion_left(self) -> bool:
+        """No unfinished text row: every row's allowed ids are within `motion_columns()`."""
+        if not self.motion_only:  # once true, it stays true
+            self.motion_only = not bool((self.is_text & ~self.over).any())
+        return self.motion_only

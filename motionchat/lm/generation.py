@@ -20,7 +20,7 @@ import torch
 from motionchat.errors import MotionchatError
 from motionchat.lm.answers import Answer, parse_motion_answer, parse_text_answer
 from motionchat.lm.constraints import MOTION, OUTPUT_TYPES, OutputConstraint, banned_in_text
-from motionchat.lm.t5 import T5, encoder_output, start_decoder, vocab_rows
+from motionchat.lm.t5 import WIDE_ROWS, T5, encoder_output, start_decoder, vocab_rows
 from motionchat.lm.vocab import VocabLayout
 from motionchat.lm.warpers import LogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 from motionchat.motion.timing import FRAMES_PER_CODE, MAX_FRAMES, frames_to_codes
@@ -188,7 +188,9 @@ def generate(
         ]).to(device)  # fmt: skip
 
     was_training = model.training
-    model.eval()
+    switched = any(module.training for module in model.modules())  # eval() walks and sets every module
+    if switched:
+        model.eval()
     try:
         encoder_hidden = encoder_output(model, batch)
         encoder_hidden = encoder_hidden.repeat_interleave(n, dim=0)
@@ -204,7 +206,8 @@ def generate(
             encoder_mask = torch.cat([pad(m, (0, width - m.shape[1])) for m in (encoder_mask, null_mask)])
         token_ids = _decode(model, encoder_hidden, encoder_mask, vocab, budgets, processors, uniforms, config.guidance, row_prefix)
     finally:
-        model.train(was_training)
+        if switched:
+            model.train(was_training)
 
     answers: list[list[Answer]] = [[] for _ in prompts]
     for r, i in enumerate(row_prompt):
@@ -233,6 +236,11 @@ def sample_tokens(scores: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     return torch.searchsorted(cdf, uniforms.double()[:, None] * cdf[:, -1:], right=True)[:, 0]
 
 
+# Processors that keep a row's only allowed token its choice (they never mask the best token, and
+# sampling a one-token distribution draws that token), so such a step needs no logits.
+_KEEP_FORCED = (TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper)
+
+
 def _decode(
     model: T5 | T5ForConditionalGeneration,
     encoder_hidden: torch.Tensor,
@@ -249,35 +257,94 @@ def _decode(
     `uniforms` (rows, max budget) in [0, 1) make it sample (`sample_tokens` with column t at step t);
     None decodes greedily. With `guidance` != 1 the encoder states hold the answer rows and then
     as many null-prompt rows, which follow the answer rows' tokens. `forced`: per row, the tokens
-    its first steps take whatever the scores (the answer prefix)."""
+    its first steps take whatever the scores (the answer prefix).
+
+    When `processors` starts with an `OutputConstraint` (as `generate` passes them), the tokens are
+    the same as applying the processors at every step, with less work:
+      - the row states are kept step by step instead of recomputed from all ids;
+      - a step where every row has one allowed token (<som> first, <eom> at the length limit, </s>
+        after <eom>) takes it without logits; the decoder is fed that token only when a later step
+        needs logits (`FusedDecoder.feed`, keys and values only), and never after the last one;
+      - without guidance, in a batch of at least `t5.WIDE_ROWS` rows where every unfinished row is
+        a motion row, the head computes only the logits a motion row can be allowed (515 of the
+        shipped model's 2,616): every other logit would be masked to -inf anyway, and a product's
+        entries do not depend on which other columns it computes (at these sizes: bitwise, checked
+        by tests/lm/test_t5.py; with 1-11 rows MKL may take kernels that round differently)."""
     rows, device = len(budgets), encoder_hidden.device
     max_new = max(budgets)
     decoder = start_decoder(model, encoder_hidden, encoder_mask, max_steps=max_new + 1)
-    ids = torch.full((rows, 1), vocab.pad_id, dtype=torch.long, device=device)  # T5 starts from <pad>
-    budget = torch.tensor(budgets, device=device)
-    finished = torch.zeros(rows, dtype=torch.bool, device=device)
-    lengths = torch.zeros(rows, dtype=torch.long, device=device)  # new tokens per row, </s> included
-    width = max((len(f) for f in forced), default=0)
-    forced_ids = torch.tensor([[*f, *[0] * (width - len(f))] for f in forced] or [[]], dtype=torch.long, device=device)
-    forcing = torch.tensor([[k < len(f) for k in range(width)] for f in forced] or [[]], dtype=torch.bool, device=device)
+    ids = torch.full((rows, max_new + 1), vocab.pad_id, dtype=torch.long, device=device)  # T5 starts from <pad>
+    # rows that gave </s> or spent their budget, kept in Python (a few list operations per step
+    # cost less than the tensor operations they replace), as a mask once there are some
+    done, n_done, done_mask = [False] * rows, 0, None
+    guided = guidance != 1.0
+    constraint = processors[0] if processors and isinstance(processors[0], OutputConstraint) else None
+    narrow = forced_by_state = None
+    if constraint is not None:
+        processors = processors[1:]
+        tracker, allow = constraint.tracker(max_new, device), constraint.allow.to(device)
+        blocked = ~allow
+        if all(isinstance(p, _KEEP_FORCED) for p in processors):
+            # per state: its one allowed id, or -1 where it allows several
+            forced_by_state = torch.where(allow.sum(1) == 1, allow.long().argmax(1), -1)
+            forcing_states = {i for i, token in enumerate(forced_by_state.tolist()) if token >= 0}
+        if not guided and rows >= WIDE_ROWS:
+            columns = constraint.motion_columns().to(device)
+            narrow = (columns, decoder.head_rows(columns), blocked[:, columns])
+    width = vocab_rows(model)
+    prefix_width = max((len(f) for f in forced), default=0)
+    forced_ids = torch.tensor([[*f, *[0] * (prefix_width - len(f))] for f in forced] or [[]], dtype=torch.long, device=device)
+    forcing = torch.tensor([[k < len(f) for k in range(prefix_width)] for f in forced] or [[]], dtype=torch.bool, device=device)
+    fed = 0  # steps whose tokens the decoder has been fed
     for step in range(max_new):
-        if guidance == 1.0:
-            scores = decoder.step(ids[:, -1]).float()
-        else:
-            conditional, unconditional = decoder.step(ids[:, -1].repeat(2)).float().log_softmax(-1).chunk(2)
-            scores = unconditional + guidance * (conditional - unconditional)
-        for processor in processors:
-            scores = processor(ids, scores)
-        if uniforms is None:
-            next_ids = scores.argmax(-1)
-        else:
-            next_ids = sample_tokens(scores, uniforms[:, step])
-        if step < width:
+        next_ids = None
+        if constraint is not None:
+            states = tracker.states()
+            if forced_by_state is not None and forcing_states.issuperset(states.tolist()):
+                next_ids = forced_by_state[states]
+        if next_ids is None:
+            for s in range(fed, step):  # the tokens of forced steps, which later positions attend to
+                decoder.feed(ids[:, s].repeat(2) if guided else ids[:, s])
+            fed = step + 1
+            tokens, history = ids[:, step], ids[:, : step + 1]
+            if narrow is not None and tracker.only_motion_left():
+                columns, head, narrow_blocked = narrow
+                scores = decoder.step(tokens, head).float().masked_fill_(narrow_blocked[states], float("-inf"))
+                if not processors and uniforms is None:
+                    next_ids = columns[scores.argmax(-1)]  # the first best id, as over the full width
+                else:  # back to the full width, every other logit masked
+                    full = torch.full((rows, width), float("-inf"), dtype=scores.dtype, device=device)
+                    scores = full.index_copy_(1, columns, scores)
+            else:
+                if not guided:
+                    scores = decoder.step(tokens).float()
+                else:
+                    conditional, unconditional = decoder.step(tokens.repeat(2)).float().log_softmax(-1).chunk(2)
+                    scores = unconditional + guidance * (conditional - unconditional)
+                if constraint is not None:  # what `constraint(history, scores)` gives
+                    scores = scores.masked_fill(blocked[states], float("-inf"))
+            if next_ids is None:
+                for processor in processors:
+                    scores = processor(history, scores)
+                next_ids = scores.argmax(-1) if uniforms is None else sample_tokens(scores, uniforms[:, step])
+        if step < prefix_width:
             next_ids = torch.where(forcing[:, step], forced_ids[:, step], next_ids)
-        next_ids = next_ids.masked_fill(finished, vocab.pad_id)
-        ids = torch.cat([ids, next_ids[:, None]], dim=1)
-        lengths += (~finished).long()
-        finished |= (next_ids == vocab.eos_id) | (budget <= step + 1)
-        if bool(finished.all()):
+        if n_done:
+            next_ids = next_ids.masked_fill(done_mask, vocab.pad_id)
+        ids[:, step + 1] = next_ids
+        if constraint is not None:
+            tracker.update(next_ids)
+        chosen = next_ids.tolist()
+        ending = [r for r in range(rows) if not done[r] and (chosen[r] == vocab.eos_id or budgets[r] <= step + 1)]
+        if ending:
+            for r in ending:
+                done[r] = True
+            n_done += len(ending)
+            done_mask = torch.tensor(done, device=device)
+        if n_done == rows:
             break
-    return [row[1 : 1 + n] for row, n in zip(ids.tolist(), lengths.tolist())]
+    answers = []  # each row's new tokens: up to its </s> (included) or its budget
+    for row, n in zip(ids[:, 1:].tolist(), budgets):
+        row = row[:n]
+        answers.append(row[: row.index(vocab.eos_id) + 1] if vocab.eos_id in row else row)
+    return answers

@@ -14,7 +14,10 @@ saved state dict loads with `load_state_dict(strict=True)` and every name is che
 Decoding runs `FusedDecoder`: one token per row per step over a preallocated key/value cache, with
 each layer's q/k/v in one product and every RMS-norm weight (and the output scale) folded into the
 projection after it. At batch size 1 a step is mostly per-call overhead, so fewer, larger products
-are faster; the folding changes only float rounding (logits agree to ~1e-6).
+are faster; the folding changes only float rounding (logits agree to ~1e-6). A batch of WIDE_ROWS
+rows or more reads its weights stored (in, out), can compute the logits of some ids only (the
+narrowed head of `generation._decode`) and can feed a token without computing logits (`feed`);
+all three give the same numbers bit for bit.
 """
 
 from __future__ import annotations
@@ -160,6 +163,17 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)  # (B, nh, T, hs)
         return self.o(y.transpose(1, 2).reshape(B, T, -1))
 
+    def forward_tokens(self, x: torch.Tensor, bias: torch.Tensor, tokens: torch.LongTensor, B: int, T: int) -> torch.Tensor:
+        """`forward` on the rows `tokens` of a (B * T, C) batch, given as (len(tokens), C): the
+        projections see those rows alone, the attention the padded layout (other rows 0)."""
+        inner = self.heads * self.head_dim
+        padded = x.new_zeros(3, B * T, inner)
+        for part, proj in zip(padded, (self.q, self.k, self.v)):
+            part[tokens] = proj(x)
+        q, k, v = (part.view(B, T, self.heads, self.head_dim).transpose(1, 2) for part in padded)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)  # (B, nh, T, hs)
+        return self.o(y.transpose(1, 2).reshape(B * T, inner)[tokens])
+
 
 class FeedForward(nn.Module):
     def __init__(self, shape: T5Shape):
@@ -247,18 +261,34 @@ class T5(nn.Module):
 
     @torch.inference_mode()
     def encode(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(B, S) ids and 0/1 mask -> (B, S, C) encoder output."""
+        """(B, S) ids and 0/1 mask -> (B, S, C) encoder output.
+
+        A padded batch of at least WIDE_ROWS prompt tokens runs its row-wise parts (norms,
+        projections, feed-forward) on the prompt tokens alone; only attention sees the padded
+        layout. Every prompt token gets the same numbers as through the padded batch (a product's
+        rows do not depend on the other rows at these sizes, and a masked key weighs exactly 0
+        whatever it holds); the padding's outputs are 0 (they only ever meet masked attention)."""
         x = self.shared(input_ids)
-        S = input_ids.shape[1]
+        B, S = input_ids.shape
         pad = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
         pad.masked_fill_(attention_mask == 0, torch.finfo(x.dtype).min)
         bias = position_bias(self.encoder, self.shape, False, S, S, x.device).to(x.dtype)
         bias = bias + pad[:, None, None, :]  # (B, nh, S, S)
+        tokens = attention_mask.reshape(-1).nonzero()[:, 0]
+        if len(tokens) == B * S or len(tokens) < WIDE_ROWS:
+            for block in self.encoder.block:
+                attn, ff = block.layer
+                x = x + attn.SelfAttention(attn.layer_norm(x), bias)
+                x = x + ff.DenseReluDense(ff.layer_norm(x))
+            return self.encoder.final_layer_norm(x)
+        h = x.reshape(B * S, -1)[tokens]
         for block in self.encoder.block:
             attn, ff = block.layer
-            x = x + attn.SelfAttention(attn.layer_norm(x), bias)
-            x = x + ff.DenseReluDense(ff.layer_norm(x))
-        return self.encoder.final_layer_norm(x)
+            h = h + attn.SelfAttention.forward_tokens(attn.layer_norm(h), bias, tokens, B, S)
+            h = h + ff.DenseReluDense(ff.layer_norm(h))
+        out = x.new_zeros(B * S, x.shape[-1])
+        out[tokens] = self.encoder.final_layer_norm(h)
+        return out.view(B, S, -1)
 
     def fused_weights(self) -> FusedWeights:
         """The decoder's weights fused for stepping; rebuilt whenever a parameter has changed."""
@@ -266,6 +296,20 @@ class T5(nn.Module):
         if self._fused is None or self._fused[0] != key:
             self._fused = (key, FusedWeights(self, self.shape))
         return self._fused[1]
+
+    def release_fused(self) -> None:
+        """Drop the fused decoder weights (a copy of most of the decoder, 6 MB for the shipped
+        model); the next decoding fuses them again (under a millisecond)."""
+        self._fused = None
+
+
+# At and above this many decoder rows the products read the decoder's weights stored (in, out),
+# copied once: when the weights come from memory rather than cache (a batch's step streams them
+# all) MKL multiplies them 5-25% faster than through the transposed (out, in) view, and at these
+# sizes the result is bitwise the same (tests/lm/test_t5.py checks it with this machine's BLAS;
+# with 1-11 rows MKL may take kernels that round differently). Smaller batches (chat) keep the
+# (out, in) products their answers were recorded with.
+WIDE_ROWS = 16
 
 
 class FusedWeights:
@@ -296,6 +340,17 @@ class FusedWeights:
         scale = shape.d_model**-0.5 if shape.scale_decoder_outputs else 1.0
         self.head = model.lm_head.weight * (model.decoder.final_layer_norm.weight * scale)
         self.shape, self.stack = shape, model.decoder
+        self._products: dict[bool, tuple[list, torch.Tensor]] = {}
+
+    @torch.inference_mode()
+    def products(self, wide: bool) -> tuple[list[tuple[torch.Tensor, ...]], torch.Tensor]:
+        """The step's (in, out) matrices, per layer (qkv, o, cross q, cross o, ff in, ff out), and
+        the head's: transposed views, or with `wide` (see WIDE_ROWS) contiguous copies."""
+        if wide not in self._products:
+            layout = (lambda m: m.t().contiguous()) if wide else (lambda m: m.t())
+            layers = [tuple(layout(m) for i, m in enumerate(layer) if i != 3) for layer in self.layers]
+            self._products[wide] = (layers, layout(self.head))
+        return self._products[wide]
 
 
 class FusedDecoder:
@@ -327,40 +382,63 @@ class FusedDecoder:
         causal = torch.ones(max_steps, max_steps, dtype=torch.bool, device=device).tril()
         bias = position_bias(weights.stack, weights.shape, True, max_steps, max_steps, device)
         self.self_bias = bias.to(dtype).masked_fill(~causal, neg)
-        cache_shape = (len(weights.layers), B, nh, max_steps, hs)
-        self.keys = torch.zeros(cache_shape, dtype=dtype, device=device)
-        self.values = torch.zeros(cache_shape, dtype=dtype, device=device)
+        # keys and values of every layer and position, written one position per step (a position
+        # is read only once written, so the buffer starts uninitialised)
+        self.cache = torch.empty((len(weights.layers), 2, B, nh, max_steps, hs), dtype=dtype, device=device)
+        # per layer and position: where its key and value go, laid out as the q|k|v product gives
+        # them (B, 2, nh, hs), and the keys (transposed) and values a query there reads
+        self.writes = [[c[:, :, :, t].permute(1, 0, 2, 3) for t in range(max_steps)] for c in self.cache]
+        self.reads = [[(c[0, :, :, : t + 1].transpose(-1, -2), c[1, :, :, : t + 1]) for t in range(max_steps)]
+                      for c in self.cache]  # fmt: skip
         self.max_steps, self.step_index = max_steps, 0
+        self.wide = B >= WIDE_ROWS
+        self.products, self.head = weights.products(self.wide)
+
+    def head_rows(self, columns: torch.LongTensor) -> torch.Tensor:
+        """The output head for the vocabulary ids `columns` alone, to pass to `step` as `head`."""
+        rows = self.w.head[columns]
+        return rows.t().contiguous() if self.wide else rows.contiguous().t()
 
     @torch.inference_mode()
-    def step(self, tokens: torch.LongTensor) -> torch.Tensor:
-        """Feed one token per row (B,); returns the next-token logits (B, V)."""
+    def step(self, tokens: torch.LongTensor, head: torch.Tensor | None = None) -> torch.Tensor:
+        """Feed one token per row (B,); returns the next-token logits (B, V), or with `head`
+        (from `head_rows(columns)`) only the logits of those columns (B, len(columns))."""
+        return self._advance(tokens, head)
+
+    @torch.inference_mode()
+    def feed(self, tokens: torch.LongTensor) -> None:
+        """Feed one token per row (B,) whose next-token logits nobody needs (the next token is
+        forced): only what later steps read is computed, every layer's key and value here."""
+        self._advance(tokens, None, logits=False)
+
+    def _advance(self, tokens: torch.LongTensor, head: torch.Tensor | None, logits: bool = True) -> torch.Tensor | None:
         t, w = self.step_index, self.w
         if t >= self.max_steps:
             raise IndexError(f"the decoder cache holds {self.max_steps} steps")
+        self.step_index = t + 1
         B, nh, hs, eps = tokens.shape[0], w.heads, w.head_dim, w.eps
         x = F.embedding(tokens, w.embed)  # (B, C)
         bias = self.self_bias[:, :, t : t + 1, : t + 1]  # (1, nh, 1, t+1)
-        for i, (qkv_w, o_w, cq_w, _, co_w, wi_w, wo_w) in enumerate(w.layers):
-            q, k, v = F.linear(rms(x, eps), qkv_w).view(B, 3, nh, hs).unbind(1)  # (B, nh, hs) each
-            self.keys[i, :, :, t] = k
-            self.values[i, :, :, t] = v
-            y = _attend(q[:, :, None], self.keys[i, :, :, : t + 1].transpose(-1, -2), self.values[i, :, :, : t + 1], bias)
-            x = torch.addmm(x, y.view(B, nh * hs), o_w.t())
+        last = len(self.products) - 1
+        for i, (qkv_m, o_m, cq_m, co_m, wi_m, wo_m) in enumerate(self.products):  # (in, out) each
+            qkv = torch.mm(rms(x, eps), qkv_m).view(B, 3, nh, 1, hs)
+            self.writes[i][t].copy_(qkv[:, 1:, :, 0])  # this position's key and value
+            if i == last and not logits:
+                return None
+            y = _attend(qkv[:, 0], *self.reads[i][t], bias)
+            x = torch.addmm(x, y.view(B, nh * hs), o_m)
 
-            q = F.linear(rms(x, eps), cq_w).view(B, nh, 1, hs)
-            k, v = self.cross_kv[i]
-            x = torch.addmm(x, _attend(q, k, v, self.cross_bias).view(B, nh * hs), co_w.t())
+            q = torch.mm(rms(x, eps), cq_m).view(B, nh, 1, hs)
+            x = torch.addmm(x, _attend(q, *self.cross_kv[i], self.cross_bias).view(B, nh * hs), co_m)
 
-            h = F.linear(rms(x, eps), wi_w)
+            h = torch.mm(rms(x, eps), wi_m)
             if w.gated:
                 gate, linear = h.chunk(2, dim=-1)
                 h = gelu_new(gate) * linear
             else:
-                h = F.relu(h)
-            x = torch.addmm(x, h, wo_w.t())
-        self.step_index += 1
-        return F.linear(rms(x, eps), w.head)
+                h = h.relu_()
+            x = torch.addmm(x, h, wo_m)
+        return torch.mm(rms(x, eps), self.head if head is None else head)
 
 
 def _attend(q: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

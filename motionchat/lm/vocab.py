@@ -18,8 +18,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tokenizers import AddedToken
-
 from motionchat.errors import MotionchatError
 
 SOM = "<som>"
@@ -129,6 +127,8 @@ def add_joint_tokens(tokenizer, codebook_size: int) -> VocabLayout:
     already = [t for t in tokens if t in vocab]
     if already:
         raise ValueError(f"the tokenizer already has joint tokens ({already[0]}, ...); add them only once")
+    from tokenizers import AddedToken  # (training only; answering does not load the library)
+
     added = tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in tokens], special_tokens=True)
     if added != len(tokens):
         raise ValueError(f"added {added} of {len(tokens)} joint tokens")

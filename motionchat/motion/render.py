@@ -331,10 +331,9 @@ def _clip(box: Box, width: int, height: int) -> Box | None:
     return (left, top, right, bottom) if left < right and top < bottom else None
 
 
-def draw_floor(
-    camera: Camera, grounded: np.ndarray, floor_y: float, size: float, width_px: int, height_px: int
-) -> Image.Image:
-    """A checkered floor under the motion's whole extent plus a margin, as one panel's background."""
+def draw_floor(camera: Camera, grounded: np.ndarray, floor_y: float, size: float, image: Image.Image) -> None:
+    """A checkered floor under the motion's whole extent plus a margin, drawn on `image` (a panel's
+    background, or the first panel's part of it)."""
     tile = size / 3.5
     margin = 0.6 * size
     low = grounded[:, [0, 2]].min(axis=0) - margin
@@ -345,13 +344,11 @@ def draw_floor(
     ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
     corners = np.stack([ii * tile, np.full(ii.shape, floor_y), jj * tile], axis=-1)
     px, _ = camera.project(corners)
-    image = Image.new("RGB", (width_px, height_px), BACKGROUND)
     draw = ImageDraw.Draw(image)
     for a in range(ii.shape[0] - 1):
         for b in range(ii.shape[1] - 1):
             quad = [tuple(px[a, b]), tuple(px[a + 1, b]), tuple(px[a + 1, b + 1]), tuple(px[a, b + 1])]
             draw.polygon(quad, fill=FLOOR_TILES[(ii[a, b] + jj[a, b]) % 2])
-    return image
 
 
 class _Scene:
@@ -388,12 +385,17 @@ class _Scene:
         box = (pad, header_h + title_h + pad, self.panel_w - pad, self.height - 2 * pad - self.small_font.size)
         camera = fit_camera(fit_points, box)
         self.panels = [_Panel(m, camera, floor_y, skeleton, size) for m in motions]
-        floor = draw_floor(camera, grounded, floor_y, size, self.panel_w, self.height)
 
+        # The floor is drawn on the first panel (tiles that reach past it are drawn over next) and
+        # copied to the others: no image of its own.
         self.background = Image.new("RGB", (self.width, self.height), BACKGROUND)
+        draw_floor(camera, grounded, floor_y, size, self.background)
+        if len(motions) > 1:
+            floor = self.background.crop((0, 0, self.panel_w, self.height))
+            for i in range(1, len(motions)):
+                self.background.paste(floor, (i * self.panel_w, 0))
+            del floor
         draw = ImageDraw.Draw(self.background)
-        for i in range(len(motions)):
-            self.background.paste(floor, (i * self.panel_w, 0))
         for i, (title, panel) in enumerate(zip(titles, self.panels)):
             panel.draw_path_ahead(draw, i * self.panel_w, self.line_px)
             if title:
@@ -429,14 +431,19 @@ class _Scene:
         """Output (width, height) in pixels."""
         return self.width // SUPERSAMPLE, self.height // SUPERSAMPLE
 
-    def frames(self, whole: bool = False) -> Iterator[tuple[Image.Image, list[Box]]]:
+    def frames(self, whole: bool = False, once: bool = False) -> Iterator[tuple[Image.Image, list[Box]]]:
         """Each frame at the output size, with the boxes outside which it equals the frame before.
 
         One image is updated in place and yielded every time: use it before asking for the next.
         `whole` filters every frame down whole (slow; the reference the tests compare against).
+        `once`: the scene is not drawn again, so its background becomes the canvas (one full-size
+        image less in memory) rather than being copied.
         """
         s = SUPERSAMPLE
-        canvas = self.background.copy()  # the background plus the paths walked so far
+        if self.background is None:
+            raise RuntimeError("this scene was drawn with once=True; make a new one")
+        # the background plus the paths walked so far
+        canvas, self.background = (self.background, None) if once else (self.background.copy(), self.background)
         draw = ImageDraw.Draw(canvas, "RGBA")
         image = canvas.reduce(s)
         inks = figure_inks(draw)
@@ -502,7 +509,7 @@ def _stills(scene: _Scene, count: int) -> np.ndarray:
     return np.concatenate([kept[t] for t in times], axis=1)
 
 
-def _write_gif(scene: _Scene | _Grid, path: Path) -> None:
+def _write_gif(frames: Iterator[tuple[Image.Image, list[Box]]], fps: float, path: Path) -> None:
     """Frame by frame, each as the rectangle that differs from the frame before (a still frame as
     its top-left pixel, so that every motion frame stays a GIF frame), all with one global palette.
 
@@ -513,10 +520,10 @@ def _write_gif(scene: _Scene | _Grid, path: Path) -> None:
     from PIL import GifImagePlugin, ImageChops
 
     palette = _palette_image([*_gif_colours(), _UNUSED])
-    duration_ms = 1000.0 / scene.fps
+    duration_ms = 1000.0 / fps
     indexed = None
     with open(path, "wb") as fp:
-        for image, changed in scene.frames():
+        for image, changed in frames:
             if indexed is None:
                 indexed = image.quantize(palette=palette, dither=Image.Dither.NONE)
                 header, _ = GifImagePlugin.getheader(indexed, None, {"loop": 0, "duration": duration_ms})
@@ -593,9 +600,9 @@ def render_motions(
     scene = _Scene(motions, list(titles), caption, size_px + size_px % 2, fps, skeleton)
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".gif":
-            _write_gif(scene, tmp)
+            _write_gif(scene.frames(once=True), fps, tmp)
         else:
-            write_mp4((image for image, _ in scene.frames()), scene.size, fps, tmp)
+            write_mp4((image for image, _ in scene.frames(once=True)), scene.size, fps, tmp)
     return path
 
 
@@ -628,7 +635,7 @@ def render_grid(
     grid = _Grid(scenes, columns=int(np.ceil(np.sqrt(len(scenes)))))
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".gif":
-            _write_gif(grid, tmp)
+            _write_gif(grid.frames(), fps, tmp)
         else:
             write_mp4((image for image, _ in grid.frames()), grid.size, fps, tmp)
     return path

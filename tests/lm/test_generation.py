@@ -7,8 +7,9 @@ from transformers import LogitsProcessor
 
 from motionchat.errors import MotionchatError
 from motionchat.lm.answers import parse_motion_answer, parse_text_answer
-from motionchat.lm.constraints import banned_in_text
+from motionchat.lm.constraints import OutputConstraint, banned_in_text
 from motionchat.lm.generation import DecodingConfig, generate, sample_tokens, text_ids
+from motionchat.lm.vocab import VocabLayout
 from motionchat.motion.timing import MAX_FRAMES
 
 PROMPTS = ["a person walks forward", "someone jumps twice slowly", "the man turns around", "a woman kicks"]
@@ -242,3 +243,38 @@ def test_an_answer_prefix_is_given_to_the_decoder_and_left_out_of_the_answer(lm)
             logits[sorted(banned)] = -float("inf")
             expected.append(int(logits.argmax()))
     assert text.token_ids == expected[1 + len(text_ids(tokenizer, "m2t: the")) :]
+
+
+def test_row_states_kept_step_by_step_are_those_recomputed_from_the_ids():
+    vocab = VocabLayout(text_size=80, codebook_size=36, motion_start=80, som_id=116, eom_id=117, mask_id=118,
+                        sep_id=119, pad_id=0, eos_id=1)  # fmt: skip
+    gen = torch.Generator().manual_seed(0)
+    kinds = ["motion", "text", "motion", "motion", "text", "motion"]
+    min_codes, max_codes = [1, 1, 3, 5, 1, 2], [4, 9, 3, 12, 9, 6]
+    constraint = OutputConstraint(vocab, 128, kinds, min_codes, max_codes, text_banned=[0, 2, *range(80, 120)])
+    steps = 16
+    tracker = constraint.tracker(steps)
+    ids = torch.zeros(len(kinds), 1, dtype=torch.long)
+    for _ in range(steps):
+        states = tracker.states()
+        assert torch.equal(states, constraint.row_states(ids))
+        # a random allowed token per row; </s> and <eom> get a boost now and then, so rows end at different steps
+        scores = torch.rand(len(kinds), 128, generator=gen)
+        scores[:, [vocab.eos_id, vocab.eom_id]] += 2 * (torch.rand(len(kinds), 2, generator=gen) < 0.15)
+        scores = constraint(ids, scores)
+        next_ids = scores.argmax(-1)
+        next_ids = next_ids.masked_fill(constraint.row_states(ids) == 0, 0)  # finished rows pad
+        ids = torch.cat([ids, next_ids[:, None]], 1)
+        tracker.update(next_ids)
+    assert torch.equal(tracker.states(), constraint.row_states(ids))
+    assert {int(s) for s in constraint.row_states(ids)} == {0}  # the walk reached every row's end
+
+
+def test_wide_batches_answer_as_one_by_one_and_force_without_logits(lm):
+    """Twenty motion rows (the (in, out) weights, the narrowed head) with forced tokens give the
+    answers of single prompts (the (out, in) weights, the full head)."""
+    prompts = [f"{p} {i}" for i in range(5) for p in PROMPTS]
+    config = DecodingConfig(min_motion_frames=12, max_motion_frames=40)
+    batched = _run(lm, prompts, "motion", config=config)
+    single = [_run(lm, [p], "motion", config=config)[0] for p in prompts]
+    assert [[a.token_ids for a in x] for x in batched] == [[a.token_ids for a in x] for x in single]

@@ -18,7 +18,7 @@ from transformers import (
     TopPLogitsWarper,
 )
 
-from motionchat.lm import generation
+from motionchat.lm import generation, t5
 from motionchat.errors import MotionchatError
 from motionchat.lm import warpers
 from motionchat.lm.constraints import OutputConstraint, banned_in_text
@@ -26,7 +26,7 @@ from motionchat.lm.generation import DecodingConfig, generate
 from motionchat.lm.runtime import load_runtime_lm
 from motionchat.lm.model import load_lm
 from motionchat.lm.storage import save_lm
-from motionchat.lm.t5 import T5, encoder_output, load_t5, start_decoder
+from motionchat.lm.t5 import WIDE_ROWS, T5, encoder_output, load_t5, start_decoder
 from motionchat.lm.vocab import VocabLayout
 from motionchat.tasks.examples import TaskValues, build_prompt
 from motionchat.tasks.families import load_families
@@ -76,7 +76,9 @@ def test_saved_weights_load_into_our_modules_and_give_transformers_logits(flan_l
         hf_hidden = hf.get_encoder()(input_ids=input_ids, attention_mask=mask).last_hidden_state
     batch = {"input_ids": input_ids, "attention_mask": mask}
     hidden = encoder_output(ours, batch)
-    torch.testing.assert_close(hidden, hf_hidden, atol=1e-6, rtol=1e-6)
+    real = mask.bool()  # the padding's outputs are 0 here (they only ever meet masked attention)
+    torch.testing.assert_close(hidden[real], hf_hidden[real], atol=1e-6, rtol=1e-6)
+    assert not hidden[~real].any()
     for model in (ours, hf):  # the fused decoder runs on either backbone
         decoder = start_decoder(model, hidden, mask, max_steps=decoder_ids.shape[1])
         steps = torch.stack([decoder.step(decoder_ids[:, t]) for t in range(decoder_ids.shape[1])], 1)
@@ -182,15 +184,22 @@ def test_tokenizers_agree(both_loaded):
 
 
 class _TransformersForward:
-    """Reference decoder: transformers' full forward over every token so far (no cache), last position."""
+    """Reference decoder: transformers' full forward over every token so far (no cache), last
+    position; a narrowed head is a selection of the full logits, a fed token only joins the ids."""
 
     def __init__(self, model, encoder_hidden, encoder_mask, max_steps):
         self.model, self.hidden, self.mask, self.ids = model, encoder_hidden, encoder_mask, None
 
-    def step(self, tokens):
+    def feed(self, tokens):
         self.ids = tokens[:, None] if self.ids is None else torch.cat([self.ids, tokens[:, None]], 1)
+
+    def head_rows(self, columns):
+        return columns
+
+    def step(self, tokens, head=None):
+        self.feed(tokens)
         out = self.model(encoder_outputs=(self.hidden,), attention_mask=self.mask, decoder_input_ids=self.ids)
-        return out.logits[:, -1]
+        return out.logits[:, -1] if head is None else out.logits[:, -1, head]
 
 
 @pytest.mark.parametrize("config", [
@@ -208,7 +217,7 @@ def test_answers_are_those_of_transformers_on_every_family(both_loaded, config, 
     assert {a.ok for per_prompt in answers for a in per_prompt} >= {True}  # not all failures
 
 
-def test_answering_never_imports_transformers():
+def test_answering_never_imports_transformers_nor_the_tokenizers_library():
     code = (
         "import sys\n"
         "from motionchat.bundle import load_bundle\n"
@@ -217,7 +226,7 @@ def test_answering_never_imports_transformers():
         "lm = load_bundle(default_bundle_path()).lm\n"
         "answer = generate(lm.model, lm.tokenizer, lm.vocab, ['a person jumps'], 'motion', DecodingConfig())\n"
         "assert answer[0][0].token_ids, answer\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('transformers', 'scipy')))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('transformers', 'scipy', 'tokenizers')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -236,3 +245,40 @@ def test_unreadable_or_mismatched_weights_are_named(tmp_path):
     (tmp_path / "weights").rename(tmp_path / "ok" / "model.safetensors")
     with pytest.raises(MotionchatError, match="do not fit config.json"):
         load_t5(tmp_path / "ok")
+
+
+@pytest.mark.parametrize("threads", sorted({1, torch.get_num_threads()}))
+@pytest.mark.parametrize("dim", [64, 192, 768])
+def test_wide_products_and_the_narrowed_head_round_as_the_plain_ones(dim, threads):
+    """What decoding WIDE_ROWS rows or more relies on to give the same answers: a product through
+    weights stored (in, out), and one over a subset of the head's rows, are bitwise those through
+    the (out, in) weights with every column."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        gen = torch.Generator().manual_seed(dim)
+        for out_features in (2616, 3 * dim, 4 * dim):
+            weight = torch.randn(out_features, dim, generator=gen)
+            columns = torch.tensor([1, *range(out_features // 2, out_features - 2)])
+            wide, narrow = weight.t().contiguous(), weight[columns].t().contiguous()
+            for rows in (WIDE_ROWS, 17, 31, 32, 33, 64, 100, 256):
+                x = torch.randn(rows, dim, generator=gen) * 3
+                plain = torch.nn.functional.linear(x, weight)
+                assert torch.equal(plain, x @ wide), (out_features, rows)
+                assert torch.equal(plain[:, columns], x @ narrow), (out_features, rows)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_encoding_the_prompt_tokens_alone_gives_the_padded_batchs_numbers(both_loaded, monkeypatch):
+    _, ours = both_loaded
+    words = "a person walks forward and then turns around to wave with both hands while jumping twice".split()
+    prompts = [" ".join(words[: 1 + (7 * i) % len(words)]) for i in range(12)]
+    batch = ours.tokenizer(prompts, padding=True, return_tensors="pt")
+    real = batch["attention_mask"].bool()
+    assert WIDE_ROWS <= int(real.sum()) < real.numel()
+    packed = ours.model.encode(batch["input_ids"], batch["attention_mask"])
+    monkeypatch.setattr(t5, "WIDE_ROWS", real.numel() + 1)  # the whole padded batch through every layer
+    padded = ours.model.encode(batch["input_ids"], batch["attention_mask"])
+    assert torch.equal(packed[real], padded[real])
+    assert not packed[~real].any()

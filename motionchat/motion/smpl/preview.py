@@ -114,7 +114,8 @@ class _MeshScene:
         light = -camera.forward + 0.9 * camera.up - 0.4 * camera.right
         self.light = light / np.linalg.norm(light)
 
-        self.background = render.draw_floor(camera, grounded, self.floor_y, size, self.width, self.height)
+        self.background = Image.new("RGB", (self.width, self.height), render.BACKGROUND)
+        render.draw_floor(camera, grounded, self.floor_y, size, self.background)
         draw = ImageDraw.Draw(self.background)
         on_floor = root_path.copy()
         on_floor[:, 1] = self.floor_y
