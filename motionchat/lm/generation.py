@@ -268,8 +268,10 @@ def _decode(
       - without guidance, in a batch of at least `t5.WIDE_ROWS` rows where every unfinished row is
         a motion row, the head computes only the logits a motion row can be allowed (515 of the
         shipped model's 2,616): every other logit would be masked to -inf anyway, and a product's
-        entries do not depend on which other columns it computes (at these sizes: bitwise, checked
-        by tests/lm/test_t5.py; with 1-11 rows MKL may take kernels that round differently)."""
+        entries do not depend on which other columns it computes (at these sizes, 16 rows and 16
+        columns or more: bitwise, checked by tests/lm/test_t5.py; with fewer MKL may take kernels
+        that round differently); the first layer's q|k|v of every id such a row can feed is
+        computed once (`FusedDecoder.first_layer_rows`) and looked up."""
     rows, device = len(budgets), encoder_hidden.device
     max_new = max(budgets)
     decoder = start_decoder(model, encoder_hidden, encoder_mask, max_steps=max_new + 1)
@@ -277,7 +279,7 @@ def _decode(
     # rows that gave </s> or spent their budget, kept in Python (a few list operations per step
     # cost less than the tensor operations they replace), as a mask once there are some
     done, n_done, done_mask = [False] * rows, 0, None
-    guided = guidance != 1.0
+    guided, width = guidance != 1.0, vocab_rows(model)
     constraint = processors[0] if processors and isinstance(processors[0], OutputConstraint) else None
     narrow = forced_by_state = None
     if constraint is not None:
@@ -288,10 +290,14 @@ def _decode(
             # per state: its one allowed id, or -1 where it allows several
             forced_by_state = torch.where(allow.sum(1) == 1, allow.long().argmax(1), -1)
             forcing_states = {i for i, token in enumerate(forced_by_state.tolist()) if token >= 0}
-        if not guided and rows >= WIDE_ROWS:
-            columns = constraint.motion_columns().to(device)
-            narrow = (columns, decoder.head_rows(columns), blocked[:, columns])
-    width = vocab_rows(model)
+        columns = constraint.motion_columns().to(device)
+        if not guided and rows >= WIDE_ROWS and len(columns) >= WIDE_ROWS and not any(forced):  # (smaller products may round otherwise; forced prefixes feed text tokens)
+            # what motion rows feed: the start token (<pad>, also a finished row's) and their ids
+            fed_ids = torch.unique(torch.cat([columns, torch.tensor([vocab.pad_id], device=device)]))
+            row_of = torch.full((width,), -1, dtype=torch.long, device=device)
+            row_of[fed_ids] = torch.arange(len(fed_ids), device=device)
+            first = decoder.first_layer_rows(fed_ids)
+            narrow = (columns, decoder.head_rows(columns), blocked[:, columns], first, row_of)
     prefix_width = max((len(f) for f in forced), default=0)
     forced_ids = torch.tensor([[*f, *[0] * (prefix_width - len(f))] for f in forced] or [[]], dtype=torch.long, device=device)
     forcing = torch.tensor([[k < len(f) for k in range(prefix_width)] for f in forced] or [[]], dtype=torch.bool, device=device)
@@ -303,13 +309,18 @@ def _decode(
             if forced_by_state is not None and forcing_states.issuperset(states.tolist()):
                 next_ids = forced_by_state[states]
         if next_ids is None:
+            motion_only = narrow is not None and tracker.only_motion_left()
             for s in range(fed, step):  # the tokens of forced steps, which later positions attend to
-                decoder.feed(ids[:, s].repeat(2) if guided else ids[:, s])
+                if motion_only:
+                    decoder.feed(ids[:, s], narrow[3][narrow[4][ids[:, s]]])
+                else:
+                    decoder.feed(ids[:, s].repeat(2) if guided else ids[:, s])
             fed = step + 1
             tokens, history = ids[:, step], ids[:, : step + 1]
-            if narrow is not None and tracker.only_motion_left():
-                columns, head, narrow_blocked = narrow
-                scores = decoder.step(tokens, head).float().masked_fill_(narrow_blocked[states], float("-inf"))
+            if motion_only:
+                columns, head, narrow_blocked, first, row_of = narrow
+                scores = decoder.step(tokens, head, first[row_of[tokens]])
+                scores = scores.float().masked_fill_(narrow_blocked[states], float("-inf"))
                 if not processors and uniforms is None:
                     next_ids = columns[scores.argmax(-1)]  # the first best id, as over the full width
                 else:  # back to the full width, every other logit masked

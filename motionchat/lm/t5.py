@@ -341,6 +341,7 @@ class FusedWeights:
         self.head = model.lm_head.weight * (model.decoder.final_layer_norm.weight * scale)
         self.shape, self.stack = shape, model.decoder
         self._products: dict[bool, tuple[list, torch.Tensor]] = {}
+        self.first_layer_tables: dict[tuple[int, ...], torch.Tensor] = {}  # see FusedDecoder.first_layer_rows
 
     @torch.inference_mode()
     def products(self, wide: bool) -> tuple[list[tuple[torch.Tensor, ...]], torch.Tensor]:
@@ -400,18 +401,35 @@ class FusedDecoder:
         return rows.t().contiguous() if self.wide else rows.contiguous().t()
 
     @torch.inference_mode()
-    def step(self, tokens: torch.LongTensor, head: torch.Tensor | None = None) -> torch.Tensor:
-        """Feed one token per row (B,); returns the next-token logits (B, V), or with `head`
-        (from `head_rows(columns)`) only the logits of those columns (B, len(columns))."""
-        return self._advance(tokens, head)
+    def first_layer_rows(self, ids: torch.LongTensor) -> torch.Tensor:
+        """The first layer's q|k|v for each token in `ids` (len(ids), 3 nh hs), to pass rows of to
+        `step` and `feed` as `first` when every token fed is one of `ids`: the first layer's
+        input is the token's embedding alone. Kept with the weights for the next batch. Only for
+        a wide decoder (WIDE_ROWS), from at least WIDE_ROWS ids: then a row is bitwise what the
+        step's own product gives (a product's rows do not depend on the other rows)."""
+        if not self.wide or len(ids) < WIDE_ROWS:
+            raise ValueError(f"first-layer rows need a decoder and an id set of at least {WIDE_ROWS} rows")
+        key = tuple(ids.tolist())
+        if key not in self.w.first_layer_tables:
+            x = F.embedding(ids, self.w.embed)
+            self.w.first_layer_tables[key] = torch.mm(rms(x, self.w.eps), self.products[0][0])
+        return self.w.first_layer_tables[key]
 
     @torch.inference_mode()
-    def feed(self, tokens: torch.LongTensor) -> None:
+    def step(self, tokens: torch.LongTensor, head: torch.Tensor | None = None, first: torch.Tensor | None = None) -> torch.Tensor:
+        """Feed one token per row (B,); returns the next-token logits (B, V), or with `head`
+        (from `head_rows(columns)`) only the logits of those columns (B, len(columns)). `first`:
+        the tokens' rows of `first_layer_rows`, if given."""
+        return self._advance(tokens, head, first)
+
+    @torch.inference_mode()
+    def feed(self, tokens: torch.LongTensor, first: torch.Tensor | None = None) -> None:
         """Feed one token per row (B,) whose next-token logits nobody needs (the next token is
         forced): only what later steps read is computed, every layer's key and value here."""
-        self._advance(tokens, None, logits=False)
+        self._advance(tokens, None, first, logits=False)
 
-    def _advance(self, tokens: torch.LongTensor, head: torch.Tensor | None, logits: bool = True) -> torch.Tensor | None:
+    def _advance(self, tokens: torch.LongTensor, head: torch.Tensor | None, first: torch.Tensor | None,
+                 logits: bool = True) -> torch.Tensor | None:  # fmt: skip
         t, w = self.step_index, self.w
         if t >= self.max_steps:
             raise IndexError(f"the decoder cache holds {self.max_steps} steps")
@@ -421,7 +439,7 @@ class FusedDecoder:
         bias = self.self_bias[:, :, t : t + 1, : t + 1]  # (1, nh, 1, t+1)
         last = len(self.products) - 1
         for i, (qkv_m, o_m, cq_m, co_m, wi_m, wo_m) in enumerate(self.products):  # (in, out) each
-            qkv = torch.mm(rms(x, eps), qkv_m).view(B, 3, nh, 1, hs)
+            qkv = (first if i == 0 and first is not None else torch.mm(rms(x, eps), qkv_m)).view(B, 3, nh, 1, hs)
             self.writes[i][t].copy_(qkv[:, 1:, :, 0])  # this position's key and value
             if i == last and not logits:
                 return None

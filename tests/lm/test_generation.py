@@ -278,3 +278,12 @@ def test_wide_batches_answer_as_one_by_one_and_force_without_logits(lm):
     batched = _run(lm, prompts, "motion", config=config)
     single = [_run(lm, [p], "motion", config=config)[0] for p in prompts]
     assert [[a.token_ids for a in x] for x in batched] == [[a.token_ids for a in x] for x in single]
+
+
+def test_wide_batches_with_answer_prefixes_answer_as_one_by_one(lm):
+    prompts = [f"{p} {i}" for i in range(5) for p in PROMPTS]
+    config = DecodingConfig(min_motion_frames=12, max_motion_frames=40)
+    batched = _run(lm, prompts, "motion", config=config, answer_prefixes=["t2m:"] * len(prompts))
+    single = [_run(lm, [p], "motion", config=config, answer_prefixes=["t2m:"])[0] for p in prompts]
+    assert [[a.token_ids for a in x] for x in batched] == [[a.token_ids for a in x] for x in single]
+    assert all(a.token_ids[0] == lm.vocab.som_id for x in batched for a in x)

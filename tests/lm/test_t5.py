@@ -185,18 +185,22 @@ def test_tokenizers_agree(both_loaded):
 
 class _TransformersForward:
     """Reference decoder: transformers' full forward over every token so far (no cache), last
-    position; a narrowed head is a selection of the full logits, a fed token only joins the ids."""
+    position; a narrowed head is a selection of the full logits, a fed token only joins the ids,
+    precomputed first-layer rows are ignored."""
 
     def __init__(self, model, encoder_hidden, encoder_mask, max_steps):
         self.model, self.hidden, self.mask, self.ids = model, encoder_hidden, encoder_mask, None
 
-    def feed(self, tokens):
+    def feed(self, tokens, first=None):
         self.ids = tokens[:, None] if self.ids is None else torch.cat([self.ids, tokens[:, None]], 1)
 
     def head_rows(self, columns):
         return columns
 
-    def step(self, tokens, head=None):
+    def first_layer_rows(self, ids):
+        return torch.zeros(len(ids), 0)  # not used: this decoder runs every layer itself
+
+    def step(self, tokens, head=None, first=None):
         self.feed(tokens)
         out = self.model(encoder_outputs=(self.hidden,), attention_mask=self.mask, decoder_input_ids=self.ids)
         return out.logits[:, -1] if head is None else out.logits[:, -1, head]
@@ -282,3 +286,27 @@ def test_encoding_the_prompt_tokens_alone_gives_the_padded_batchs_numbers(both_l
     padded = ours.model.encode(batch["input_ids"], batch["attention_mask"])
     assert torch.equal(packed[real], padded[real])
     assert not packed[~real].any()
+
+
+@pytest.mark.parametrize("flan_like", [False, True])
+def test_wide_decoding_shortcuts_give_the_plain_steps_logits_bit_for_bit(flan_like, tmp_path):
+    """First-layer rows looked up, a fed token, a narrowed head: the numbers of plain steps."""
+    _model(flan_like).save_pretrained(tmp_path, safe_serialization=True)
+    model = load_t5(tmp_path)
+    gen = torch.Generator().manual_seed(5)
+    rows = WIDE_ROWS + 4
+    hidden, mask = torch.randn(rows, 7, 48, generator=gen), torch.ones(rows, 7, dtype=torch.long)
+    mask[3, 5:] = 0
+    ids = torch.arange(0, V, 3)  # the ids the rows may feed
+    tokens = ids[torch.randint(len(ids), (6, rows), generator=gen)]
+    columns = torch.tensor([1, *range(40, 60), 99, 119])  # 16 or more: as generation narrows the head
+    plain, quick = (start_decoder(model, hidden, mask, max_steps=6) for _ in range(2))
+    assert quick.wide
+    table, head = quick.first_layer_rows(ids), quick.head_rows(columns)
+    for t in range(6):
+        full = plain.step(tokens[t])
+        first = table[torch.searchsorted(ids, tokens[t])]
+        if t == 2:
+            quick.feed(tokens[t], first)  # its logits not wanted; its keys and values are
+            continue
+        assert torch.equal(quick.step(tokens[t], head, first), full[:, columns]), t
