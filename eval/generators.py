@@ -345,11 +345,14 @@ class RetrievalGenerator(_Unsupported):
     def _nearest_descriptor(self, motion: np.ndarray) -> int:
         return int(np.argmin(np.linalg.norm(self.descriptors - self._descriptor(motion), axis=1)))
 
+    def _nearest_clip(self, motion: np.ndarray) -> int:
+        return self._memo(("nearest", *motion_key(motion)), self._nearest_descriptor, motion)
+
     def motion_to_text(self, requests, seed):
-        return [self.train.captions[self._memo(("m2t", *motion_key(r.motion)), self._nearest_descriptor, r.motion)][0].text for r in requests]
+        return [self.train.captions[self._nearest_clip(r.motion)][0].text for r in requests]
 
     def duration(self, requests, seed):
-        return [float(self.train.lengths[self._memo(("m2t", *motion_key(r.motion)), self._nearest_descriptor, r.motion)]) for r in requests]
+        return [float(self.train.lengths[self._nearest_clip(r.motion)]) for r in requests]
 
     def _nearest_opening_index(self, start: np.ndarray) -> int:
         steps = -(-min(len(start), self.OPENING_FRAMES) // self.OPENING_STEP)  # sampled frames inside the start

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from rich.console import Console
+from torch import nn
 from torch.utils.data import Dataset
 
 from motionchat.bundle import save_bundle
@@ -475,7 +475,9 @@ class InstructStage:
 
     def save(self, model: nn.Module, bundle: Path, card: str, training: dict) -> None:
         """Write `model` as a bundle (with the tagged templates when the run tags its prompts)."""
-        templates = write_tagged_templates(self.run_dir / TEMPLATES_DIR) if self.cfg.task_tags else None
+        templates = self.run_dir / TEMPLATES_DIR if self.cfg.task_tags else None
+        if templates is not None and not templates.is_dir():
+            write_tagged_templates(templates)
         presets = {stage: str(record.get("preset")) for stage, record in training.items() if isinstance(record, dict)}
         save_bundle(
             bundle, vq=self.codec.vq, normalizer=self.codec.normalizer, lm=LanguageModel(model, self.lm.tokenizer, self.lm.vocab),

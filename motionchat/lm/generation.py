@@ -172,8 +172,8 @@ def generate(
     row_type = [outputs[i] for i in row_prompt]
     min_codes = [frames_to_codes(limits[i][0]) for i in row_prompt]
     max_codes = [frames_to_codes(limits[i][1]) for i in row_prompt]
-    prefixes = [text_ids(tokenizer, text) for text in answer_prefixes] if answer_prefixes is not None else [[]] * len(prompts)
-    row_prefix = [prefixes[i] for i in row_prompt]
+    prefix_ids = {text: text_ids(tokenizer, text) for text in set(answer_prefixes or ())}
+    row_prefix = [prefix_ids[answer_prefixes[i]] if answer_prefixes is not None else [] for i in row_prompt]
     # A motion needs <som>, its codes, <eom> and </s>; a text its tokens and </s>; both the prefix.
     budgets = [len(p) + (hi + 3 if kind == MOTION else config.max_text_tokens + 1) for p, kind, hi in zip(row_prefix, row_type, max_codes)]
     text_banned = banned_in_text(tokenizer, vocab)
@@ -197,9 +197,10 @@ def generate(
         encoder_mask = batch["attention_mask"].repeat_interleave(n, dim=0)
         if config.guidance != 1.0:  # the null prompts' rows after the prompts' rows, one decoder pass
             nulls = [NULL_PROMPT] * len(prompts) if null_prompts is None else list(null_prompts)
-            null = tokenizer(nulls, padding=True, return_tensors="pt").to(device)
-            null_hidden = encoder_output(model, null).repeat_interleave(n, dim=0)
-            null_mask = null["attention_mask"].repeat_interleave(n, dim=0)
+            distinct = sorted(set(nulls))  # encoded once each (usually one: "" or a family's tag)
+            null = tokenizer(distinct, padding=True, return_tensors="pt").to(device)
+            row_null = torch.tensor([distinct.index(nulls[i]) for i in row_prompt], device=device)
+            null_hidden, null_mask = encoder_output(model, null)[row_null], null["attention_mask"][row_null]
             width = max(encoder_hidden.shape[1], null_hidden.shape[1])
             pad = torch.nn.functional.pad
             encoder_hidden = torch.cat([pad(h, (0, 0, 0, width - h.shape[1])) for h in (encoder_hidden, null_hidden)])
