@@ -48,6 +48,7 @@ from motionchat.filenames import EVAL_FILE, LM_DIR, PROVENANCE_FILE, TEMPLATES_D
 from motionchat.lm.generation import NULL_PROMPT, DecodingConfig, text_ids
 from motionchat.lm.model import LanguageModel
 from motionchat.lm.model import load_lm
+from motionchat.lm.motion_time import add_motion_time, time_rows
 from motionchat.motion.timing import frames_to_codes
 from motionchat.tasks.answering import TASKS, Question, TaskRequest, answer_questions, check_generation_rate, prepare
 from motionchat.tasks.examples import TaskValues, build_target, known_frames
@@ -86,6 +87,9 @@ class Stage3Config:
             rather than left to the wording of the instruction; the decoder is given its tag (like
             Whisper's task tokens), the null prompt is the tag alone. The bundle's templates carry
             the tags, so chat and evaluation ask the same way.
+        motion_time: give a model initialised without one a motion time table (zero at first, so
+            it starts out answering as before; see motionchat/lm/motion_time.py): each motion code's
+            place in its clip, which T5's relative positions cannot count (durations, lengths).
         guidance: the classifier-free guidance scale the bundle answers with by default (its
             config.json), and the judge's.
         judge_clips: at each periodic evaluation and at the end, ask a snapshot of the model about
@@ -102,6 +106,7 @@ class Stage3Config:
     corruption_tau: float = 0.0
     condition_dropout: float = 0.0
     task_tags: bool = False
+    motion_time: bool = False
     guidance: float = 1.0
     judge_clips: int = 0
     val_examples: int = 256
@@ -405,6 +410,8 @@ class InstructStage:
             self.clips["val"] = load_validation(self.data_dir, self.skeleton)
         self.codec: MotionCodec = load_codec_dir(self.init_dir, self.skeleton, "--init")
         self.lm = load_lm(self.init_dir / LM_DIR)
+        if cfg.motion_time and not time_rows(self.lm.model.config):
+            add_motion_time(self.lm.model, self.lm.vocab)
         if self.lm.vocab.codebook_size != self.codec.codebook_size:
             raise MotionchatError(
                 f"{self.init_dir}: the language model knows {self.lm.vocab.codebook_size} motion codes, the tokenizer has "

@@ -20,6 +20,7 @@ import torch
 from motionchat.errors import MotionchatError
 from motionchat.lm.answers import Answer, parse_motion_answer, parse_text_answer
 from motionchat.lm.constraints import MOTION, OUTPUT_TYPES, OutputConstraint, banned_in_text
+from motionchat.lm.motion_time import motion_time
 from motionchat.lm.t5 import WIDE_ROWS, T5, encoder_output, start_decoder, vocab_rows
 from motionchat.lm.vocab import VocabLayout
 from motionchat.lm.warpers import LogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
@@ -192,7 +193,7 @@ def generate(
     if switched:
         model.eval()
     try:
-        encoder_hidden = encoder_output(model, batch)
+        encoder_hidden = encoder_output(model, batch, vocab)
         encoder_hidden = encoder_hidden.repeat_interleave(n, dim=0)
         encoder_mask = batch["attention_mask"].repeat_interleave(n, dim=0)
         if config.guidance != 1.0:  # the null prompts' rows after the prompts' rows, one decoder pass
@@ -200,7 +201,7 @@ def generate(
             distinct = sorted(set(nulls))  # encoded once each (usually one: "" or a family's tag)
             null = tokenizer(distinct, padding=True, return_tensors="pt").to(device)
             row_null = torch.tensor([distinct.index(nulls[i]) for i in row_prompt], device=device)
-            null_hidden, null_mask = encoder_output(model, null)[row_null], null["attention_mask"][row_null]
+            null_hidden, null_mask = encoder_output(model, null, vocab)[row_null], null["attention_mask"][row_null]
             width = max(encoder_hidden.shape[1], null_hidden.shape[1])
             pad = torch.nn.functional.pad
             encoder_hidden = torch.cat([pad(h, (0, 0, 0, width - h.shape[1])) for h in (encoder_hidden, null_hidden)])
@@ -292,7 +293,8 @@ def _decode(
             forced_by_state = torch.where(allow.sum(1) == 1, allow.long().argmax(1), -1)
             forcing_states = {i for i, token in enumerate(forced_by_state.tolist()) if token >= 0}
         columns = constraint.motion_columns().to(device)
-        if not guided and rows >= WIDE_ROWS and len(columns) >= WIDE_ROWS and not any(forced):  # (smaller products may round otherwise; forced prefixes feed text tokens)
+        if not guided and rows >= WIDE_ROWS and len(columns) >= WIDE_ROWS and not any(forced) and not decoder.timed:
+            # (smaller products may round otherwise; forced prefixes feed text tokens; with motion time a fed token's input is not its embedding alone)
             # what motion rows feed: the start token (<pad>, also a finished row's) and their ids
             fed_ids = torch.unique(torch.cat([columns, torch.tensor([vocab.pad_id], device=device)]))
             row_of = torch.full((width,), -1, dtype=torch.long, device=device)
@@ -303,6 +305,15 @@ def _decode(
     forced_ids = torch.tensor([[*f, *[0] * (prefix_width - len(f))] for f in forced] or [[]], dtype=torch.long, device=device)
     forcing = torch.tensor([[k < len(f) for k in range(prefix_width)] for f in forced] or [[]], dtype=torch.bool, device=device)
     fed = 0  # steps whose tokens the decoder has been fed
+    time_rows = decoder.w.time.shape[0] if decoder.timed else 0
+
+    def times(s: int) -> torch.Tensor | None:
+        """The motion time rows of the tokens in column s (for both halves of a guided batch)."""
+        if not time_rows:
+            return None
+        column = motion_time(ids[:, : s + 1], vocab, time_rows)[:, -1]
+        return column.repeat(2) if guided else column
+
     for step in range(max_new):
         next_ids = None
         if constraint is not None:
@@ -315,7 +326,7 @@ def _decode(
                 if motion_only:
                     decoder.feed(ids[:, s], narrow[3][narrow[4][ids[:, s]]])
                 else:
-                    decoder.feed(ids[:, s].repeat(2) if guided else ids[:, s])
+                    decoder.feed(ids[:, s].repeat(2) if guided else ids[:, s], times=times(s))
             fed = step + 1
             tokens, history = ids[:, step], ids[:, : step + 1]
             if motion_only:
@@ -329,9 +340,9 @@ def _decode(
                     scores = full.index_copy_(1, columns, scores)
             else:
                 if not guided:
-                    scores = decoder.step(tokens).float()
+                    scores = decoder.step(tokens, times=times(step)).float()
                 else:
-                    conditional, unconditional = decoder.step(tokens.repeat(2)).float().log_softmax(-1).chunk(2)
+                    conditional, unconditional = decoder.step(tokens.repeat(2), times=times(step)).float().log_softmax(-1).chunk(2)
                     scores = unconditional + guidance * (conditional - unconditional)
                 if constraint is not None:  # what `constraint(history, scores)` gives
                     scores = scores.masked_fill(blocked[states], float("-inf"))

@@ -15,6 +15,7 @@ from transformers import T5Config, T5ForConditionalGeneration
 from transformers.utils import logging as hf_logging
 
 from motionchat.errors import MotionchatError
+from motionchat.lm.motion_time import TIME_WEIGHT, add_motion_time, time_rows
 from motionchat.lm.storage import LanguageModel, checked_lm
 from motionchat.lm.tokenizer import load_text_tokenizer, train_text_tokenizer
 from motionchat.lm.vocab import VocabLayout, add_joint_tokens
@@ -33,6 +34,8 @@ class LMConfig:
             so its depth sets the generation latency.
         feed_forward_proj: "relu" (T5 1.0) or "gated-gelu" (T5 1.1 / flan); relu is cheaper per token.
         dropout_rate: used in training only.
+        motion_time: give the model a motion time table (`motion_time.py`): the place of each
+            motion code in its clip, which plain T5 cannot count.
     """
 
     pretrained_dir: str | None = None
@@ -45,6 +48,7 @@ class LMConfig:
     num_decoder_layers: int = 4
     feed_forward_proj: str = "relu"
     dropout_rate: float = 0.1
+    motion_time: bool = False
 
     def __post_init__(self):
         sizes = {k: getattr(self, k) for k in ("text_vocab_size", "d_model", "d_kv", "d_ff", "num_heads")}
@@ -81,7 +85,10 @@ def build_lm(
             raise ValueError("a scratch backbone needs `sentences` to train its tokenizer")
         tokenizer = train_text_tokenizer(sentences, config.text_vocab_size)
     vocab = add_joint_tokens(tokenizer, codebook_size)
-    return LanguageModel(build_model(config, vocab, seed), tokenizer, vocab)
+    model = build_model(config, vocab, seed)
+    if config.motion_time:
+        add_motion_time(model, vocab)
+    return LanguageModel(model, tokenizer, vocab)
 
 
 def build_model(config: LMConfig, vocab: VocabLayout, seed: int = 0) -> T5ForConditionalGeneration:
@@ -130,7 +137,8 @@ def load_pretrained_t5(directory: str | Path) -> T5ForConditionalGeneration:
     if not config_path.is_file():
         raise MotionchatError(f"{directory}: not a model folder (no config.json); point at a local T5 checkpoint")
     try:
-        model_type = json.loads(config_path.read_text()).get("model_type")
+        config = json.loads(config_path.read_text())
+        model_type = config.get("model_type")
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         raise MotionchatError(f"{config_path}: not valid JSON; re-download or re-save the checkpoint") from None
     if model_type != "t5":
@@ -138,12 +146,18 @@ def load_pretrained_t5(directory: str | Path) -> T5ForConditionalGeneration:
             f"{directory}: holds a {model_type!r} model, not T5; use a T5 checkpoint (e.g. flan-t5-base)"
         )
     hf_logging.disable_progress_bar()  # its "Loading weights" bar would break into our own output
+    # transformers reports the time table's weight as unexpected (`load_lm` attaches it); only then is the report silenced
+    verbosity = hf_logging.get_verbosity()
+    if time_rows(config):
+        hf_logging.set_verbosity_error()
     try:
         # safetensors when present; a legacy .bin goes through torch.load(weights_only=True)
         model = T5ForConditionalGeneration.from_pretrained(directory, local_files_only=True, weights_only=True)
     except (OSError, ValueError, RuntimeError, KeyError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MotionchatError(f"{directory}: could not load the T5 weights ({first_line})") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
     return model.eval()
 
 
@@ -186,4 +200,16 @@ def resize_embeddings(model: T5ForConditionalGeneration, vocab: VocabLayout, gen
 def load_lm(directory: str | Path) -> LanguageModel:
     """The language model saved by `save_lm` as transformers' model and tokenizer (to train on), in
     eval mode, with its tokenizer checked against the layout."""
-    return checked_lm(directory, load_text_tokenizer, load_pretrained_t5)
+    lm = checked_lm(directory, load_text_tokenizer, load_pretrained_t5)
+    rows = time_rows(lm.model.config)
+    if rows:  # transformers' T5 has no place for the time table: it is attached and read here
+        from safetensors import safe_open
+
+        with safe_open(str(Path(directory) / "model.safetensors"), framework="pt") as weights:
+            if TIME_WEIGHT not in weights.keys():
+                raise MotionchatError(f"{directory}: config.json records a motion time table but the weights have none; re-save the model")
+            table = weights.get_tensor(TIME_WEIGHT)
+        embedding = add_motion_time(lm.model, lm.vocab, rows)
+        with torch.no_grad():
+            embedding.time.weight.copy_(table)
+    return lm

@@ -57,7 +57,10 @@ def save_lm(
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
     try:
         hf_logging.disable_progress_bar()  # its "Writing model shards" bar would break into our own output
-        model.save_pretrained(staging, safe_serialization=True)
+        # the stacks' embed_tokens are the shared embedding; transformers drops their weight's aliases
+        # itself but not those of a motion time table (motion_time.py)
+        state = {k: v for k, v in model.state_dict().items() if not k.endswith("embed_tokens.time.weight")}
+        model.save_pretrained(staging, state_dict=state, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         (staging / VOCAB_LAYOUT_FILE).write_text(json.dumps(vocab.to_dict(), indent=2) + "\n")
         replace_directory(staging, directory)

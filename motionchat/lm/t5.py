@@ -32,6 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from motionchat.errors import MotionchatError
+from motionchat.lm.motion_time import motion_time, time_rows
+from motionchat.lm.vocab import VocabLayout
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class T5Shape:
     gated: bool
     layer_norm_epsilon: float
     scale_decoder_outputs: bool
+    motion_time_rows: int = 0
 
     @classmethod
     def from_config(cls, data: dict, source: str = "config.json") -> T5Shape:
@@ -79,6 +82,7 @@ class T5Shape:
                 gated=act == "gated-gelu",
                 layer_norm_epsilon=float(data.get("layer_norm_epsilon", 1e-6)),
                 scale_decoder_outputs=bool(data.get("scale_decoder_outputs", tied)),
+                motion_time_rows=time_rows(data),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise MotionchatError(f"{source}: bad T5 config ({err!r}); re-save the model") from None
@@ -251,6 +255,8 @@ class T5(nn.Module):
         super().__init__()
         self.shape = shape
         self.shared = Embedding(shape.vocab_size, shape.d_model)
+        if shape.motion_time_rows:  # named as transformers' model saves it (motion_time.py)
+            self.shared.time = Embedding(shape.motion_time_rows, shape.d_model)
         self.encoder = _Stack(shape, shape.num_layers, decoder=False)
         self.decoder = _Stack(shape, shape.num_decoder_layers, decoder=True)
         self.lm_head = Linear(shape.d_model, shape.vocab_size)
@@ -260,8 +266,9 @@ class T5(nn.Module):
         self.eval()
 
     @torch.inference_mode()
-    def encode(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(B, S) ids and 0/1 mask -> (B, S, C) encoder output.
+    def encode(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor, times: torch.LongTensor | None = None) -> torch.Tensor:
+        """(B, S) ids and 0/1 mask -> (B, S, C) encoder output; `times`: the ids' motion time
+        rows (`motion_time.motion_time`), for a model with a time table.
 
         A padded batch of at least WIDE_ROWS prompt tokens runs its row-wise parts (norms,
         projections, feed-forward) on the prompt tokens alone; only attention sees the padded
@@ -269,6 +276,8 @@ class T5(nn.Module):
         rows do not depend on the other rows at these sizes, and a masked key weighs exactly 0
         whatever it holds); the padding's outputs are 0 (they only ever meet masked attention)."""
         x = self.shared(input_ids)
+        if times is not None:
+            x = x + self.shared.time(times)
         B, S = input_ids.shape
         pad = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
         pad.masked_fill_(attention_mask == 0, torch.finfo(x.dtype).min)
@@ -323,6 +332,7 @@ class FusedWeights:
     def __init__(self, model: nn.Module, shape: T5Shape):
         self.heads, self.head_dim, self.eps, self.gated = shape.num_heads, shape.d_kv, shape.layer_norm_epsilon, shape.gated
         self.embed = model.shared.weight
+        self.time = model.shared.time.weight if hasattr(model.shared, "time") else None  # motion_time.py
         self.layers = []
         for block in model.decoder.block:
             self_attn, cross_attn, ff = block.layer
@@ -416,26 +426,36 @@ class FusedDecoder:
         return self.w.first_layer_tables[key]
 
     @torch.inference_mode()
-    def step(self, tokens: torch.LongTensor, head: torch.Tensor | None = None, first: torch.Tensor | None = None) -> torch.Tensor:
+    def step(self, tokens: torch.LongTensor, head: torch.Tensor | None = None, first: torch.Tensor | None = None,
+             times: torch.LongTensor | None = None) -> torch.Tensor:  # fmt: skip
         """Feed one token per row (B,); returns the next-token logits (B, V), or with `head`
         (from `head_rows(columns)`) only the logits of those columns (B, len(columns)). `first`:
-        the tokens' rows of `first_layer_rows`, if given."""
-        return self._advance(tokens, head, first)
+        the tokens' rows of `first_layer_rows`, if given. `times`: the tokens' motion time rows,
+        for a model with a time table (then `first` cannot be used: the input is not the
+        embedding alone)."""
+        return self._advance(tokens, head, first, times)
 
     @torch.inference_mode()
-    def feed(self, tokens: torch.LongTensor, first: torch.Tensor | None = None) -> None:
+    def feed(self, tokens: torch.LongTensor, first: torch.Tensor | None = None, times: torch.LongTensor | None = None) -> None:
         """Feed one token per row (B,) whose next-token logits nobody needs (the next token is
         forced): only what later steps read is computed, every layer's key and value here."""
-        self._advance(tokens, None, first, logits=False)
+        self._advance(tokens, None, first, times, logits=False)
+
+    @property
+    def timed(self) -> bool:
+        """The model has a motion time table: each fed token needs its time row."""
+        return self.w.time is not None
 
     def _advance(self, tokens: torch.LongTensor, head: torch.Tensor | None, first: torch.Tensor | None,
-                 logits: bool = True) -> torch.Tensor | None:  # fmt: skip
+                 times: torch.LongTensor | None = None, logits: bool = True) -> torch.Tensor | None:  # fmt: skip
         t, w = self.step_index, self.w
         if t >= self.max_steps:
             raise IndexError(f"the decoder cache holds {self.max_steps} steps")
         self.step_index = t + 1
         B, nh, hs, eps = tokens.shape[0], w.heads, w.head_dim, w.eps
         x = F.embedding(tokens, w.embed)  # (B, C)
+        if times is not None:
+            x = x + F.embedding(times, w.time)
         bias = self.self_bias[:, :, t : t + 1, : t + 1]  # (1, nh, 1, t+1)
         last = len(self.products) - 1
         for i, (qkv_m, o_m, cq_m, co_m, wi_m, wo_m) in enumerate(self.products):  # (in, out) each
@@ -504,10 +524,16 @@ def load_t5(directory: str | Path, device: str | torch.device = "cpu") -> T5:
 # training samples from while it learns (its weights are fused afresh for each call).
 
 
-def encoder_output(model, batch: dict) -> torch.Tensor:
-    """(B, S, C) encoder output for a tokenised batch, from either backbone."""
+def encoder_output(model, batch: dict, vocab: VocabLayout | None = None) -> torch.Tensor:
+    """(B, S, C) encoder output for a tokenised batch, from either backbone. A model with a motion
+    time table needs `vocab` to place the codes (transformers' adds the time in its embedding
+    module; see motion_time.py)."""
     if isinstance(model, T5):
-        return model.encode(batch["input_ids"], batch["attention_mask"])
+        rows = model.shape.motion_time_rows
+        if rows and vocab is None:
+            raise ValueError("a model with a motion time table needs the vocabulary layout to encode")
+        times = motion_time(batch["input_ids"], vocab, rows) if rows else None
+        return model.encode(batch["input_ids"], batch["attention_mask"], times)
     return model.get_encoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
 
 

@@ -186,12 +186,15 @@ def test_tokenizers_agree(both_loaded):
 class _TransformersForward:
     """Reference decoder: transformers' full forward over every token so far (no cache), last
     position; a narrowed head is a selection of the full logits, a fed token only joins the ids,
-    precomputed first-layer rows are ignored."""
+    precomputed first-layer rows are ignored. A model with a motion time table places the codes
+    itself from the ids (its embedding module), so it is not `timed`: it needs no time rows."""
+
+    timed = False
 
     def __init__(self, model, encoder_hidden, encoder_mask, max_steps):
         self.model, self.hidden, self.mask, self.ids = model, encoder_hidden, encoder_mask, None
 
-    def feed(self, tokens, first=None):
+    def feed(self, tokens, first=None, times=None):
         self.ids = tokens[:, None] if self.ids is None else torch.cat([self.ids, tokens[:, None]], 1)
 
     def head_rows(self, columns):
@@ -200,7 +203,7 @@ class _TransformersForward:
     def first_layer_rows(self, ids):
         return torch.zeros(len(ids), 0)  # not used: this decoder runs every layer itself
 
-    def step(self, tokens, head=None, first=None):
+    def step(self, tokens, head=None, first=None, times=None):
         self.feed(tokens)
         out = self.model(encoder_outputs=(self.hidden,), attention_mask=self.mask, decoder_input_ids=self.ids)
         return out.logits[:, -1] if head is None else out.logits[:, -1, head]
