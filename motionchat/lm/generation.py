@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase, T5ForConditionalGeneration
 
 
+GREEDY_ENDS = ("median", "argmax")
+
+
 @dataclass(frozen=True)
 class DecodingConfig:
     """How answers are decoded.
@@ -48,6 +51,12 @@ class DecodingConfig:
             c given the prompt and u given the null prompt (`NULL_PROMPT`), decoded in the same
             batch. 1 is plain decoding (and costs nothing extra); above 1 follows the prompt more.
             Useful only for a model trained with condition dropout (stage 3's `condition_dropout`).
+        greedy_end: how greedy decoding ends a motion. "median" (the default): at the first step
+            where the model's probability of having ended by then, the product of (1 - p(<eom>))
+            along the greedy path, falls below 1/2: the median of the length it predicts. "argmax":
+            only where <eom> is the single most likely token, which one step rarely makes it when
+            the ending is spread over several steps, so motions run to the length limit. Sampling
+            draws <eom> like any other token either way.
     """
 
     do_sample: bool = False
@@ -61,6 +70,7 @@ class DecodingConfig:
     max_text_tokens: int = 64
     max_prompt_tokens: int = 512
     guidance: float = 1.0
+    greedy_end: str = "median"
 
     def __post_init__(self):
         problems = []
@@ -74,6 +84,8 @@ class DecodingConfig:
             problems.append(f"top_p must be in (0, 1], got {self.top_p}")
         if self.num_samples < 1:
             problems.append(f"num_samples must be >= 1, got {self.num_samples}")
+        if self.greedy_end not in GREEDY_ENDS:
+            problems.append(f"greedy_end must be one of {', '.join(GREEDY_ENDS)}, got {self.greedy_end!r}")
         if self.num_samples > 1 and not self.do_sample:
             problems.append(f"num_samples={self.num_samples} needs sampling (greedy answers would all be equal)")
         problems += _frame_problems(self.min_motion_frames, self.max_motion_frames)
@@ -206,7 +218,8 @@ def generate(
             pad = torch.nn.functional.pad
             encoder_hidden = torch.cat([pad(h, (0, 0, 0, width - h.shape[1])) for h in (encoder_hidden, null_hidden)])
             encoder_mask = torch.cat([pad(m, (0, width - m.shape[1])) for m in (encoder_mask, null_mask)])
-        token_ids = _decode(model, encoder_hidden, encoder_mask, vocab, budgets, processors, uniforms, config.guidance, row_prefix)
+        median_end = not config.do_sample and config.greedy_end == "median"
+        token_ids = _decode(model, encoder_hidden, encoder_mask, vocab, budgets, processors, uniforms, config.guidance, row_prefix, median_end)
     finally:
         if switched:
             model.train(was_training)
@@ -243,6 +256,14 @@ def sample_tokens(scores: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
 _KEEP_FORCED = (TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper)
 
 
+def _median_end(next_ids: torch.Tensor, scores: torch.Tensor, end_column: int, survival: torch.Tensor, eom_id: int) -> torch.Tensor:
+    """Greedy ids with <eom> where a row's probability of having ended (1 - `survival`, updated
+    here in place with this step's p(<eom>), the softmax of the final scores) passes 1/2."""
+    p_end = scores.double().softmax(-1)[:, end_column]
+    survival.mul_(1 - p_end)
+    return torch.where((survival < 0.5) & (p_end > 0), eom_id, next_ids)
+
+
 def _decode(
     model: T5 | T5ForConditionalGeneration,
     encoder_hidden: torch.Tensor,
@@ -253,13 +274,15 @@ def _decode(
     uniforms: torch.Tensor | None,
     guidance: float = 1.0,
     forced: Sequence[Sequence[int]] = (),
+    median_end: bool = False,
 ) -> list[list[int]]:
     """Token loop: each row stops at </s> or when its budget of new tokens is spent.
 
     `uniforms` (rows, max budget) in [0, 1) make it sample (`sample_tokens` with column t at step t);
     None decodes greedily. With `guidance` != 1 the encoder states hold the answer rows and then
     as many null-prompt rows, which follow the answer rows' tokens. `forced`: per row, the tokens
-    its first steps take whatever the scores (the answer prefix).
+    its first steps take whatever the scores (the answer prefix). `median_end` (greedy only): a
+    motion ends once its probability of having ended falls past 1/2 (`DecodingConfig.greedy_end`).
 
     When `processors` starts with an `OutputConstraint` (as `generate` passes them), the tokens are
     the same as applying the processors at every step, with less work:
@@ -300,11 +323,13 @@ def _decode(
             row_of = torch.full((width,), -1, dtype=torch.long, device=device)
             row_of[fed_ids] = torch.arange(len(fed_ids), device=device)
             first = decoder.first_layer_rows(fed_ids)
-            narrow = (columns, decoder.head_rows(columns), blocked[:, columns], first, row_of)
+            end_column = int((columns == vocab.eom_id).nonzero()[0, 0])
+            narrow = (columns, decoder.head_rows(columns), blocked[:, columns], first, row_of, end_column)
     prefix_width = max((len(f) for f in forced), default=0)
     forced_ids = torch.tensor([[*f, *[0] * (prefix_width - len(f))] for f in forced] or [[]], dtype=torch.long, device=device)
     forcing = torch.tensor([[k < len(f) for k in range(prefix_width)] for f in forced] or [[]], dtype=torch.bool, device=device)
     fed = 0  # steps whose tokens the decoder has been fed
+    survival = torch.ones(rows, dtype=torch.float64, device=device) if median_end else None  # P(no <eom> yet)
     time_rows = decoder.w.time.shape[0] if decoder.timed else 0
 
     def times(s: int) -> torch.Tensor | None:
@@ -330,11 +355,13 @@ def _decode(
             fed = step + 1
             tokens, history = ids[:, step], ids[:, : step + 1]
             if motion_only:
-                columns, head, narrow_blocked, first, row_of = narrow
+                columns, head, narrow_blocked, first, row_of, end_column = narrow
                 scores = decoder.step(tokens, head, first[row_of[tokens]])
                 scores = scores.float().masked_fill_(narrow_blocked[states], float("-inf"))
                 if not processors and uniforms is None:
                     next_ids = columns[scores.argmax(-1)]  # the first best id, as over the full width
+                    if survival is not None:
+                        next_ids = _median_end(next_ids, scores, end_column, survival, vocab.eom_id)
                 else:  # back to the full width, every other logit masked
                     full = torch.full((rows, width), float("-inf"), dtype=scores.dtype, device=device)
                     scores = full.index_copy_(1, columns, scores)
@@ -350,6 +377,8 @@ def _decode(
                 for processor in processors:
                     scores = processor(history, scores)
                 next_ids = scores.argmax(-1) if uniforms is None else sample_tokens(scores, uniforms[:, step])
+                if survival is not None:
+                    next_ids = _median_end(next_ids, scores, vocab.eom_id, survival, vocab.eom_id)
         if step < prefix_width:
             next_ids = torch.where(forcing[:, step], forced_ids[:, step], next_ids)
         if n_done:

@@ -122,6 +122,33 @@ def test_a_motion_that_never_ends_is_reported_not_truncated(lm):
     assert len(answer.token_ids) == 1 + MAX_FRAMES // 4 + 2  # the whole budget, nothing invented
 
 
+class _SpreadEnding(LogitsProcessor):
+    """Where a code or <eom> may come: one code 0.5, another 0.3, <eom> 0.2 at every step, so that <eom> is
+    never the most likely token but ending grows likelier step by step."""
+
+    def __init__(self, vocab):
+        self.vocab = vocab
+
+    def __call__(self, input_ids, scores):
+        may_end = scores[:, self.vocab.eom_id].isfinite() & scores[:, self.vocab.motion_id(5)].isfinite()
+        spread = torch.full_like(scores, float("-inf"))
+        for token, p in ((self.vocab.motion_id(5), 0.5), (self.vocab.motion_id(6), 0.3), (self.vocab.eom_id, 0.2)):
+            spread[:, token] = torch.tensor(p).log()
+        return torch.where(may_end[:, None], spread, scores)
+
+
+def test_greedy_decoding_ends_a_motion_at_its_median_length(lm):
+    spread = [_SpreadEnding(lm.vocab)]
+    # one code before <eom> may come, then P(not ended) = 0.8, 0.64, 0.512, 0.41 < 1/2: <eom> after 4 codes
+    median = _run(lm, PROMPTS[:2], "motion", logits_processors=spread)
+    assert [len(a[0].codes) for a in median] == [4, 4]
+    assert median[0][0].codes[1:] == [5, 5, 5]
+    argmax = _run(lm, PROMPTS[:2], "motion", logits_processors=spread, config=DecodingConfig(greedy_end="argmax"))
+    assert [len(a[0].codes) for a in argmax] == [MAX_FRAMES // 4] * 2  # to the length limit
+    sampled = _run(lm, PROMPTS[:2], "motion", logits_processors=spread, config=DecodingConfig(do_sample=True, num_samples=8, seed=1))
+    assert len({len(a.codes) for per_prompt in sampled for a in per_prompt}) > 1  # sampling is left alone
+
+
 def test_text_and_motion_mixups_are_reported(lm):
     words = lm.tokenizer("walks")["input_ids"][0]
     not_motion = _run(lm, PROMPTS[:1], "motion", logits_processors=[_ForceToken(words)])[0][0]
@@ -174,6 +201,7 @@ def test_parse_text_answer_cases(lm):
         ({"top_p": 1.5}, "top_p"),
         ({"top_k": -1}, "top_k"),
         ({"num_samples": 2}, "needs sampling"),
+        ({"greedy_end": "mode"}, "greedy_end"),
         ({"min_motion_frames": 100, "max_motion_frames": 50}, "motion length"),
         ({"max_motion_frames": MAX_FRAMES + 4}, "motion length"),
     ],
