@@ -41,15 +41,20 @@ def test_codes_count_from_their_clips_start_and_the_end_carries_the_length():
     assert motion_time(long, v, rows=51)[0, -2:].tolist() == [50, 50]  # past the table: its last row
 
 
-def test_a_zero_table_changes_no_logit_and_the_head_stays_tied():
+def test_the_table_adds_to_codes_only_and_the_head_stays_tied():
     lm = build_lm(SMALL, CODEBOOK, captions(), seed=0)
     v = lm.vocab
+    text = torch.tensor([[7, 8, 9, v.eos_id]])
     ids = torch.tensor([[7, *_clip(v, [1, 2, 3]), v.eos_id]])
     with torch.no_grad():
-        before = lm.model(input_ids=ids, decoder_input_ids=ids).logits
-        add_motion_time(lm.model, v)
-        after = lm.model(input_ids=ids, decoder_input_ids=ids).logits
-    assert torch.equal(before, after)
+        before = [lm.model(input_ids=x, decoder_input_ids=x).logits for x in (text, ids)]
+        table = add_motion_time(lm.model, v).time.weight
+        assert torch.equal(lm.model(input_ids=text, decoder_input_ids=text).logits, before[0])  # no code, no change
+        assert not torch.equal(lm.model(input_ids=ids, decoder_input_ids=ids).logits, before[1])
+        distances = torch.cdist(table[1:], table[1:]) + torch.eye(len(table) - 1)
+        assert not table[0].any() and distances.min() > 0.1  # every index its own row
+        table.zero_()  # a zero table is the plain model
+        assert torch.equal(lm.model(input_ids=ids, decoder_input_ids=ids).logits, before[1])
     assert lm.model.lm_head.weight is lm.model.shared.weight
     assert lm.model.encoder.embed_tokens is lm.model.shared is lm.model.decoder.embed_tokens
 
