@@ -239,3 +239,19 @@ def test_task_tags_the_judge_and_stop_when(tmp_path):
     assert all(family.tag == f"{name}:" for name, family in bundle.families.items())
     prompt = build_prompt(bundle.families["m2t"], TaskValues(motion=[1, 2]), np.random.default_rng(0), codebook_size=bundle.config.codebook_size)
     assert prompt.startswith("m2t: ")
+
+
+def test_motion_time_is_added_trained_saved_and_continued_from_a_bundle(tmp_path):
+    """`motion_time=true` gives a model without a time table one; the bundle's table loads into
+    chat's model and answers; a further stage 3 may start from that bundle (`--init BUNDLE`)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = dict(data=tiny_corpus(), run_dir=None, preset=None, config_file=None, max_steps=2, resume=False, force=False)
+    run_stage3(init=tiny_stage2_run(), out=first, set_options=[*STAGE3_SMALL, "motion_time=true"], **common)
+    bundle = load_bundle(first)
+    table = bundle.lm.model.shared.time.weight
+    assert table.shape[0] == json.loads((first / "lm" / "config.json").read_text())["motion_time_rows"] and table[1:].abs().sum() > 0
+    answers = generate(bundle.lm.model, bundle.lm.tokenizer, bundle.lm.vocab, ["a person walks"], "motion", DecodingConfig())
+    assert answers[0][0].ok
+    run_stage3(init=first, out=second, set_options=[*STAGE3_SMALL, "motion_time=true"], **common)  # a bundle as --init
+    continued = load_bundle(second).lm.model.shared.time.weight
+    assert continued.shape == table.shape and not torch.equal(continued, table)  # kept and trained on
