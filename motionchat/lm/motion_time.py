@@ -9,7 +9,10 @@ directly: the <eom> of a clip of n codes carries n.
 
 Index 0 is every other token (its row is fixed at zero), 1 + k the k-th code of a clip (and the
 <eom> after k codes); counts past the table share its last row. A model without the table
-(config `motion_time_rows` absent or 0) is plain T5.
+(config `motion_time_rows` absent or 0) is plain T5. The embedding places codes from the ids it is
+given, so transformers' forward passes over whole sequences (training) are right, but its cached
+`generate`, which embeds one new token at a time, is not: answers go through `generation.py`,
+whose step decoder is given each token's row.
 """
 
 from __future__ import annotations
