@@ -110,3 +110,20 @@ def test_answers_are_the_same_from_both_backbones_and_one_by_one_or_batched(tmp_
     # transformers' full forward pass at every step (times from all ids so far), no cache
     monkeypatch.setattr(generation, "start_decoder", _TransformersForward)
     assert tokens(generate(lm.model, lm.tokenizer, v, prompts, outputs, config, answer_prefixes=["tag:"] * 18)) == tokens(batched)
+
+
+def test_a_table_in_the_config_but_not_in_the_weights_is_named(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from motionchat.errors import MotionchatError
+
+    lm = _timed_lm()
+    save_lm(tmp_path / "lm", lm.model, lm.tokenizer, lm.vocab)
+    weights = tmp_path / "lm" / "model.safetensors"
+    state = load_file(weights)
+    del state["shared.time.weight"]
+    save_file(state, weights, metadata={"format": "pt"})
+    with pytest.raises(MotionchatError, match="motion time table"):
+        load_lm(tmp_path / "lm")
+    with pytest.raises(MotionchatError, match="shared.time.weight"):
+        load_runtime_lm(tmp_path / "lm")
