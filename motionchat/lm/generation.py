@@ -20,7 +20,7 @@ import torch
 from motionchat.errors import MotionchatError
 from motionchat.lm.answers import Answer, parse_motion_answer, parse_text_answer
 from motionchat.lm.constraints import MOTION, OUTPUT_TYPES, OutputConstraint, banned_in_text
-from motionchat.lm.motion_time import motion_time
+from motionchat.lm.motion_time import MotionClock
 from motionchat.lm.t5 import WIDE_ROWS, T5, encoder_output, start_decoder, vocab_rows
 from motionchat.lm.vocab import VocabLayout
 from motionchat.lm.warpers import LogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
@@ -330,13 +330,14 @@ def _decode(
     forcing = torch.tensor([[k < len(f) for k in range(prefix_width)] for f in forced] or [[]], dtype=torch.bool, device=device)
     fed = 0  # steps whose tokens the decoder has been fed
     survival = torch.ones(rows, dtype=torch.float64, device=device) if median_end else None  # P(no <eom> yet)
-    time_rows = decoder.w.time.shape[0] if decoder.timed else 0
+    clock = MotionClock(vocab, decoder.w.time.shape[0], rows, device) if decoder.timed else None
 
     def times(s: int) -> torch.Tensor | None:
-        """The motion time rows of the tokens in column s (for both halves of a guided batch)."""
-        if not time_rows:
+        """The motion time rows of the tokens in column s (for both halves of a guided batch);
+        columns are fed in order, each once."""
+        if clock is None:
             return None
-        column = motion_time(ids[:, : s + 1], vocab, time_rows)[:, -1]
+        column = clock.next(ids[:, s])
         return column.repeat(2) if guided else column
 
     for step in range(max_new):

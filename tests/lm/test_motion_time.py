@@ -13,7 +13,7 @@ from test_t5 import _TransformersForward
 from motionchat.lm import generation
 from motionchat.lm.generation import DecodingConfig, generate
 from motionchat.lm.model import build_lm, load_lm
-from motionchat.lm.motion_time import add_motion_time, motion_time
+from motionchat.lm.motion_time import MotionClock, add_motion_time, motion_time
 from motionchat.lm.runtime import load_runtime_lm
 from motionchat.lm.storage import save_lm
 from motionchat.lm.t5 import encoder_output, start_decoder
@@ -39,6 +39,9 @@ def test_codes_count_from_their_clips_start_and_the_end_carries_the_length():
     assert motion_time(ids, v, rows=51).tolist() == [[0, 0, 1, 2, 3, 4, 0, 0, 1, 2, 0]]
     long = torch.tensor([_clip(v, [0] * 60)])
     assert motion_time(long, v, rows=51)[0, -2:].tolist() == [50, 50]  # past the table: its last row
+    both = torch.cat([torch.nn.functional.pad(ids, (0, long.shape[1] - ids.shape[1]), value=v.pad_id), long])
+    clock = MotionClock(v, rows=51, batch=2)  # the decoding loop's column-by-column count: the same rows
+    assert torch.stack([clock.next(both[:, t]) for t in range(both.shape[1])], 1).tolist() == motion_time(both, v, 51).tolist()
 
 
 def test_the_table_adds_to_codes_only_and_the_head_stays_tied():
