@@ -29,6 +29,7 @@ from eval.real_motion import (
     WINDOW_FRAMES,
     caption_hit,
     cmu_trial_name,
+    error_sources,
     find_motion_files,
     load_real_clip,
     local_poses,
@@ -99,6 +100,15 @@ def print_reconstructions(codec: MotionCodec, clips) -> None:
     print(f"\ncodes used by the real clips: {round(use.usage * use.codebook_size)}/{use.codebook_size} distinct of "
           f"{use.codes}, perplexity {use.perplexity:.1f}")
     print(f"REAL MPJPE mean over {len(results)} clips: {mean_of_clips:.1f} mm")
+
+    print("\nwhere the error comes from: MPJPE (mm) as above, decoded without the codebook (the best any quantizer could\n"
+          "do with this encoder and decoder), and given the clip's own root path (heading, ground velocity, pelvis height)")
+    print(f"{'clip':34s} {'MPJPE':>7s} {'no codebook':>12s} {'own root':>9s}")
+    sources = [error_sources(codec, clip.features) for clip in clips]
+    for clip, s in zip(clips, sources):
+        print(f"{clip.name:34s} {s.mpjpe_mm:7.1f} {s.unquantized_mm:12.1f} {s.own_root_mm:9.1f}")
+    means = [np.mean([getattr(s, k) for s in sources]) for k in ("mpjpe_mm", "unquantized_mm", "own_root_mm")]
+    print(f"{'mean over clips':34s} {means[0]:7.1f} {means[1]:12.1f} {means[2]:9.1f}")
 
 
 def corpus_clips(corpus: Path, split: str, n: int, seed: int = 0) -> list[np.ndarray]:

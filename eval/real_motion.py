@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from motionchat.motion.features import features_to_joints, joints_to_features
 from motionchat.motion.io import load_motion
@@ -148,6 +149,39 @@ def reconstruction(codec, features: np.ndarray) -> Reconstruction:
     decoded = codec.decode(codes, len(features))
     truth = features_to_joints(features, codec.skeleton)
     return summarise_errors(joint_errors_mm(decoded.joints, truth), codes)
+
+
+@dataclass(frozen=True)
+class ErrorSources:
+    """Where one clip's reconstruction error comes from (MPJPE in mm, root-aligned).
+
+    Args:
+        mpjpe_mm: encode -> decode, as `reconstruction`.
+        unquantized_mm: the encoder's output decoded without the codebook: what any quantizer
+            (a bigger codebook, residual layers) could at best reach with this encoder and decoder.
+        own_root_mm: the reconstruction given the clip's own root path (yaw and ground velocity,
+            pelvis height; the first 4 values a frame): what is left is the body's pose. The
+            root's heading is integrated over time, so a turn missed early turns every later frame.
+    """
+
+    mpjpe_mm: float
+    unquantized_mm: float
+    own_root_mm: float
+
+
+def error_sources(codec, features: np.ndarray) -> ErrorSources:
+    """`ErrorSources` of raw `features` (T, D) under a `MotionCodec`."""
+    truth = features_to_joints(features, codec.skeleton)
+    decoded = codec.decode(codec.encode(features), len(features)).features
+    normalised = torch.from_numpy(codec.normalizer.normalize(np.asarray(features, np.float32)[None]))
+    unquantized = codec.vq.reconstruct_unquantized(normalised)[0].numpy()
+    own_root = decoded.copy()
+    own_root[:, :4] = features[:, :4]
+
+    def error(f: np.ndarray) -> float:
+        return float(joint_errors_mm(features_to_joints(f, codec.skeleton), truth).mean())
+
+    return ErrorSources(error(decoded), error(codec.normalizer.denormalize(unquantized)), error(own_root))
 
 
 # ---------------------------------------------------------------------------------------------

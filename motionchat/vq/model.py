@@ -112,6 +112,13 @@ class MotionVQVAE(nn.Module):
         return VQOutput(decoded.permute(0, 2, 1), codes, commit_loss, perplexity)
 
     @torch.no_grad()
+    def reconstruct_unquantized(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> (B, T, D): the encoder's output decoded without the codebook, the best any
+        quantizer could do with these two networks (a diagnostic, not a tokenizer path)."""
+        self._check_features(features)
+        return self.decoder(self.encoder(self._pad_to_codes(features)))[:, :, : features.shape[1]].permute(0, 2, 1)
+
+    @torch.no_grad()
     def encode(self, features: torch.Tensor) -> torch.Tensor:
         """(B, T, D) normalised features -> (B, ceil(T / frames_per_code)) code indices."""
         self._check_features(features)

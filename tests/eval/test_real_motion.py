@@ -11,6 +11,7 @@ from eval.real_motion import (
     caption_hit,
     cmu_trial_name,
     description_actions,
+    error_sources,
     find_motion_files,
     joint_errors_mm,
     load_real_clip,
@@ -106,6 +107,11 @@ def test_shipped_tokenizer_on_real_fixtures_reproduces_the_issue_table(realdata)
     assert reconstruction(codec, bvh.features).mpjpe_mm == pytest.approx(96.5, abs=0.5)
     r = reconstruction(codec, npy.features)
     assert r.mpjpe_mm == pytest.approx(113.9, abs=0.5) and len(r.codes) == 29
+    sources = error_sources(codec, npy.features)
+    assert sources.mpjpe_mm == pytest.approx(r.mpjpe_mm, abs=1e-3)
+    # Its own root path (the heading errs by 21 degrees from the first frame) takes off over 20 mm;
+    # the rest is the body's pose, which no codebook would fix.
+    assert sources.own_root_mm < sources.mpjpe_mm - 20 and sources.unquantized_mm > 100
 
 
 def test_turning_on_the_spot_is_not_body_movement():

@@ -38,6 +38,17 @@ def test_decode_of_encode_is_the_forward_reconstruction(model):
     torch.testing.assert_close(model.decode(out.codes, 37), out.reconstruction, rtol=0, atol=1e-6)
 
 
+def test_unquantized_reconstruction_skips_only_the_codebook(model):
+    features = torch.randn(2, 37, 263)
+    unquantized = model.reconstruct_unquantized(features)
+    assert unquantized.shape == features.shape
+    # With the codebook set to the encoder's own outputs, quantizing changes nothing.
+    latent = model.encoder(model._pad_to_codes(features)).detach()
+    flat = latent.permute(0, 2, 1).reshape(-1, latent.shape[1])
+    model.quantizer.codebook.data[: len(flat)] = flat
+    torch.testing.assert_close(model(features).reconstruction, unquantized, rtol=0, atol=1e-5)
+
+
 def test_decode_refuses_lengths_and_codes_it_cannot_produce(model):
     codes = torch.zeros(1, 5, dtype=torch.int64)
     for frames in (16, 21):
