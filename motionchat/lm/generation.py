@@ -57,6 +57,9 @@ class DecodingConfig:
             only where <eom> is the single most likely token, which one step rarely makes it when
             the ending is spread over several steps, so motions run to the length limit. Sampling
             draws <eom> like any other token either way.
+        hold_durations: answers of families whose answer is a duration keep to the family's
+            answer templates token by token (`tasks.answer_grammar`), so they always state one;
+            False leaves them free (they may then state none).
     """
 
     do_sample: bool = False
@@ -71,6 +74,7 @@ class DecodingConfig:
     max_prompt_tokens: int = 512
     guidance: float = 1.0
     greedy_end: str = "median"
+    hold_durations: bool = True
 
     def __post_init__(self):
         problems = []

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from motionchat.errors import MotionchatError
-from motionchat.motion.timing import FRAMES_PER_CODE, MAX_FRAMES, codes_to_frames, frames_to_codes
+from motionchat.motion.timing import FRAMES_PER_CODE, HUMANML3D_FPS, MAX_FRAMES, codes_to_frames, frames_to_codes
 from motionchat.tasks.examples import TaskValues, build_prompt, known_frames
 from motionchat.tasks.families import Family
 
@@ -64,6 +64,7 @@ class Question:
         prefix_codes: codes the answer continues (predict); decoded together with the answer.
         answer_frames: frames the decoded motion is cut to (None: all its codes cover).
         frames_per_code: the tokenizer's down-sampling the question was prepared for.
+        fps: the frame rate durations are stated at (seconds <-> frames).
     """
 
     family: Family
@@ -72,6 +73,7 @@ class Question:
     prefix_codes: tuple[int, ...] = ()
     answer_frames: int | None = None
     frames_per_code: int = FRAMES_PER_CODE
+    fps: float = HUMANML3D_FPS
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,7 @@ def prepare(
         limits = (request.frames, request.frames)
     prompt = build_prompt(family, values, rng, codebook_size=codebook_size, fps=fps)
     answer_frames = request.frames if family.output == "motion" else None
-    return Question(family, prompt, limits, prefix, answer_frames, frames_per_code)
+    return Question(family, prompt, limits, prefix, answer_frames, frames_per_code, fps)
 
 
 def check_generation_rate(frames_per_code: int) -> None:
@@ -229,14 +231,26 @@ def check_generation_rate(frames_per_code: int) -> None:
 
 def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: DecodingConfig) -> list[list[Answer]]:
     """Every question answered `config.num_samples` times in one batched generation, each
-    constrained to its family's output type and frame limits; answers[question][sample].
+    constrained to its family's output type and frame limits (and a duration family's answer to
+    its templates, see `DecodingConfig.hold_durations`); answers[question][sample].
 
     `generate` still turns frame limits into codes at `timing.FRAMES_PER_CODE`; a model whose
     tokenizer has another rate is refused here rather than given limits it would miscount."""
-    from motionchat.lm.generation import generate
+    from motionchat.lm.generation import generate, text_ids
+    from motionchat.tasks.answer_grammar import DurationGrammar, is_duration_family
 
     for rate in {q.frames_per_code for q in questions}:
         check_generation_rate(rate)
+    processors = []
+    if config.hold_durations and any(is_duration_family(q.family) for q in questions):
+        rows = [q for q in questions for _ in range(config.num_samples)]
+        processors.append(DurationGrammar(
+            lm.tokenizer,
+            [q.family if is_duration_family(q.family) else None for q in rows],
+            [len(text_ids(lm.tokenizer, q.family.tag)) for q in rows],
+            lm.vocab.eos_id,
+            rows[0].fps,
+        ))  # fmt: skip
     return generate(
         lm.model,
         lm.tokenizer,
@@ -247,6 +261,7 @@ def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: D
         frame_limits=[q.frame_limits for q in questions],
         null_prompts=[q.family.tag for q in questions],
         answer_prefixes=[q.family.tag for q in questions],
+        logits_processors=processors,
     )
 
 

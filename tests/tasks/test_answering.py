@@ -14,11 +14,15 @@ from answer_snapshot import RECORD, snapshot
 from motionchat.errors import MotionchatError
 from motionchat.tasks.answering import TASKS, TaskRequest, answer_questions, edge_codes, max_input_codes, prepare
 from motionchat.tasks.families import default_families
+from motionchat.tasks.templates import read_answer
 
 # The one deliberate change: in-betweening two motions keeps as many codes of each as training's
 # longest start gives (13 at 4 frames a code), where chat kept 12. The router reads both requests
 # as two motions ("the middle of {a}": {a} and the last motion, {a} again).
 CHANGED = {"fill the gap between {a} and {b}", "fill in the middle of {a}"}
+# The second: a duration answer keeps to its family's templates (`DecodingConfig.hold_durations`),
+# so where the random model ran out of tokens it now states a duration.
+HELD = {"how long is {a}?", "how long would it take to walk in a circle?"}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +43,11 @@ def test_chat_answers_as_before(answers):
         now = answers["chat"][request]
         assert now["family"] == then["family"], request
         if request in CHANGED:
+            continue
+        if request in HELD:
+            assert then["texts"] == [] and now["problems"] == [] and now["error"] is None, request
+            family = default_families()[now["family"]]
+            assert now["texts"] and all(read_answer(family.answers, text) for text in now["texts"]), request
             continue
         assert (now["texts"], now["problems"], now["error"]) == (then["texts"], then["problems"], then["error"]), (
             request
