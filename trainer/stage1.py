@@ -27,7 +27,7 @@ from motionchat.data.dataset import FeatureCrops, MotionClips
 from motionchat.errors import MotionchatError
 from motionchat.fileio import atomic_write_text
 from motionchat.filenames import EVAL_FILE
-from motionchat.motion.features import features_to_joints
+from motionchat.motion.features import features_to_joints, features_to_joints_torch
 from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.skeleton import SkeletonSpec
 from motionchat.vq import VQ_FILE, MotionVQVAE, VQConfig, save_vq
@@ -48,6 +48,9 @@ class Stage1Config:
         commit_weight: weight of the commitment loss.
         velocity_weight: weight of the loss on frame-to-frame differences.
         val_clips: validation clips used by each periodic evaluation (the first ones of the split).
+        joint_weight: weight of the root-aligned mean joint distance (metres) between the joints
+            the reconstruction and the input decode to: the features' loss weighs every value
+            alike, while a small error in the root's yaw velocity turns every later frame.
     """
 
     vq: VQConfig = field(default_factory=VQConfig)
@@ -56,12 +59,13 @@ class Stage1Config:
     commit_weight: float = 0.02
     velocity_weight: float = 0.5
     val_clips: int = 256
+    joint_weight: float = 0.0
 
     def __post_init__(self):
         if self.crop_frames < self.vq.frames_per_code or self.crop_frames % self.vq.frames_per_code:
             raise ValueError(f"crop_frames must be a positive multiple of {self.vq.frames_per_code}, got {self.crop_frames}")
-        if self.commit_weight < 0 or self.velocity_weight < 0 or self.val_clips < 1:
-            raise ValueError("commit_weight and velocity_weight must be >= 0 and val_clips >= 1")
+        if self.commit_weight < 0 or self.velocity_weight < 0 or self.joint_weight < 0 or self.val_clips < 1:
+            raise ValueError("commit_weight, velocity_weight and joint_weight must be >= 0 and val_clips >= 1")
 
 
 STAGE1_PRESETS: dict[str, Stage1Config] = {
@@ -167,7 +171,17 @@ class VQStage:
         velocity = F.smooth_l1_loss(out.reconstruction.diff(dim=1), batch.diff(dim=1))
         loss = recon + self.cfg.velocity_weight * velocity + self.cfg.commit_weight * out.commit_loss
         metrics = {"recon": recon, "velocity": velocity, "commit": out.commit_loss, "perplexity": out.perplexity}
+        if self.cfg.joint_weight > 0:
+            metrics["joints"] = self._joint_distance(out.reconstruction, batch)
+            loss = loss + self.cfg.joint_weight * metrics["joints"]
         return loss, {k: v.detach() for k, v in metrics.items()}
+
+    def _joint_distance(self, reconstruction: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        """Mean root-aligned distance (metres) between the joints of two normalised feature batches."""
+        mean, std = (torch.as_tensor(a, device=batch.device) for a in (self.normalizer.mean, self.normalizer.std))
+        joints = [features_to_joints_torch(x * std + mean, self.skeleton) for x in (reconstruction, batch)]
+        aligned = [j - j[..., :1, :] for j in joints]
+        return (aligned[0] - aligned[1]).norm(dim=-1).mean()
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         return reconstruction_report(model, self.val_data, self.normalizer, self.skeleton, self.cfg.val_clips)

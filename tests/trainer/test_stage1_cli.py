@@ -167,3 +167,22 @@ def test_an_existing_run_is_neither_overwritten_nor_resumed_by_accident(dataset,
     code, output = run_cli("--out", str(out), "--resume", "--force")
     assert code == 2 and "pass only one" in output
     assert {path: path.read_bytes() for path in files} == files
+
+
+def test_the_joint_loss_measures_root_aligned_joint_distance_and_is_logged(dataset, tmp_path):
+    from trainer.stage1 import Stage1Config, VQStage
+
+    stage = VQStage(Stage1Config(joint_weight=4.0), dataset)
+    raw = np.load(dataset / "new_joint_vecs" / "test0.npy")
+    moved = raw.copy()
+    moved[:, 4:67:3] += 0.01  # every joint but the root 1 cm along its facing frame's x
+    batch, shifted = (torch.from_numpy(stage.normalizer.normalize(x))[None] for x in (raw, moved))
+    assert float(stage._joint_distance(batch, batch)) == 0.0
+    assert float(stage._joint_distance(shifted, batch)) == pytest.approx(0.01 * 21 / 22, rel=1e-4)
+
+    out = tmp_path / "run"
+    code, output = run_cli("--data", str(dataset), "--out", str(out), *SMALL, "--set", "joint_weight=4",
+                           "--set", "train.eval_every=0", "--max-steps", "2")  # fmt: skip
+    assert code == 0, output
+    first = read_metrics(out / "metrics.jsonl")[0]
+    assert first["joints"] > 0 and first["loss"] > first["recon"] + 4 * first["joints"] - 1e-6
