@@ -117,6 +117,7 @@ class DurationGrammar(LogitsProcessor):
             self.patterns[family.id] = patterns
         self.row_patterns = [self.patterns[f.id] or None if f is not None else None for f in families]
         self.prefix_lengths = list(prefix_lengths)
+        self._progress: dict[int, tuple[int, list[_State]]] = {}  # row -> (answer tokens read, states)
 
     def _numbers(self, slot: str) -> tuple[frozenset[str], frozenset[str]]:
         """The texts a slot may hold, whole and as typed so far: a whole number of frames, or
@@ -180,12 +181,16 @@ class DurationGrammar(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         mask = None
         for row, (patterns, prefix) in enumerate(zip(self.row_patterns, self.prefix_lengths)):
-            answer = input_ids[row, 1 + prefix :].tolist()  # column 0 is the decoder start token
-            if patterns is None or input_ids.shape[1] < 1 + prefix or self.eos_id in answer:
+            if patterns is None or input_ids.shape[1] < 1 + prefix:
                 continue
-            states = [_State(k, 0, "", ()) for k in range(len(patterns))]
-            for token in answer:
+            answer = input_ids[row, 1 + prefix :].tolist()  # column 0 is the decoder start token
+            # States carried from the previous step (decoding adds one token a call).
+            done, states = self._progress.get(row, (0, [_State(k, 0, "", ()) for k in range(len(patterns))]))
+            if done > len(answer) or self.eos_id in answer:
+                continue
+            for token in answer[done:]:
                 states = self._advance(patterns, states, token)
+            self._progress[row] = (len(answer), states)
             allowed = self._allowed(patterns, states) or {self.eos_id}
             if mask is None:
                 mask = torch.zeros_like(scores, dtype=torch.bool)

@@ -58,7 +58,8 @@ def walk(grammar: DurationGrammar, prefixes: list[list[int]], eos_id: int, seed:
 def test_whatever_the_scores_a_held_answer_reads_as_one_of_its_templates_and_free_rows_stay_free(tokenizer, seed):
     families = default_families()
     rows = [families["m2length"], families["t2length"], None, families["m2length"]]
-    prefixes = [text_ids(tokenizer, f.tag) if f is not None else [] for f in rows]
+    # Tagged rows and untagged ones (the installed templates have no tags; a bundle's may).
+    prefixes = [text_ids(tokenizer, "m2length:"), [], text_ids(tokenizer, "a person"), []]
     grammar = DurationGrammar(tokenizer, rows, [len(p) for p in prefixes], tokenizer.eos_token_id)
     vocab_size = len(tokenizer)
     answers = walk(grammar, prefixes, tokenizer.eos_token_id, seed, vocab_size)
@@ -72,8 +73,10 @@ def test_whatever_the_scores_a_held_answer_reads_as_one_of_its_templates_and_fre
         for values in readings:  # a template with both units states one length
             if "frames" in values and "seconds" in values:
                 assert round(float(values["seconds"]) * 20) == int(values["frames"])
-    free = grammar(torch.zeros(4, 1, dtype=torch.long), torch.zeros(4, vocab_size))
-    assert torch.isfinite(free[2]).all() and not torch.isfinite(free[0]).all()
+    first = DurationGrammar(tokenizer, rows, [len(p) for p in prefixes], tokenizer.eos_token_id)
+    first = first(torch.zeros(4, 1, dtype=torch.long), torch.zeros(4, vocab_size))
+    assert torch.isfinite(first[0]).all() and torch.isfinite(first[2]).all()  # a tag to come; a free row
+    assert not torch.isfinite(first[1]).all() and not torch.isfinite(first[3]).all()
 
 
 def test_numbers_keep_to_whole_frames(tokenizer):
