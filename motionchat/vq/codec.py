@@ -7,6 +7,7 @@ here; chat, evaluation and training all turn motions into codes through `MotionC
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -75,7 +76,9 @@ class MotionCodec:
         codes: list[list[int] | None] = [None] * len(motions)
         for chunk in _equal_length_chunks([len(m) for m in motions], batch_size):
             batch = torch.from_numpy(self.normalizer.normalize(np.stack([motions[i] for i in chunk]))).to(device)
-            for i, row in zip(chunk, self.vq.encode(batch).cpu().tolist()):  # (B, N)
+            with _conv_kernels(len(chunk)):
+                encoded = self.vq.encode(batch)
+            for i, row in zip(chunk, encoded.cpu().tolist()):  # (B, N)
                 codes[i] = row
         return codes  # type: ignore[return-value]
 
@@ -94,7 +97,9 @@ class MotionCodec:
         decoded: list[DecodedMotion | None] = [None] * len(code_lists)
         for chunk in _equal_length_chunks([len(c) for c in code_lists], batch_size):
             batch = torch.tensor([[int(c) for c in code_lists[i]] for i in chunk], dtype=torch.long, device=device)
-            features = self.normalizer.denormalize(self.vq.decode(batch).float().cpu().numpy())  # (B, 4N, D) at 4 frames a code
+            with _conv_kernels(len(chunk)):
+                decoded_batch = self.vq.decode(batch)
+            features = self.normalizer.denormalize(decoded_batch.float().cpu().numpy())  # (B, 4N, D) at 4 frames a code
             for i, motion in zip(chunk, features):
                 decoded[i] = DecodedMotion(motion[: frames[i] or len(motion)], self.skeleton)
         return decoded  # type: ignore[return-value]
@@ -107,6 +112,27 @@ class MotionCodec:
             raise MotionchatError(f"motion code {bad[0]} is outside the codebook (0..{self.codebook_size - 1})")
         if frames is not None and frames < 1:
             raise MotionchatError(f"cannot decode to {frames} frames; ask for at least 1")
+
+
+ONEDNN_MIN_ROWS = 8
+
+
+@contextmanager
+def _conv_kernels(rows: int) -> Iterator[None]:
+    """oneDNN's convolutions for `ONEDNN_MIN_ROWS` motions or more, torch's own below.
+
+    On one motion they are no faster (49 codes: 5.5 ms against 5.1) but hold about 7 MB more
+    working memory for a 196-frame motion than for a short one, which decides whether a cold
+    `motionchat ask` stays under 300 MiB; on 64 motions they are 7.5 times faster.
+    """
+    if rows >= ONEDNN_MIN_ROWS or not torch.backends.mkldnn.enabled:
+        yield
+        return
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = True
 
 
 def _equal_length_chunks(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:

@@ -9,7 +9,7 @@ from motionchat.motion.features import features_to_joints
 from motionchat.motion.normalizer import Normalizer
 from motionchat.motion.skeleton import HUMANML3D, KITML
 from motionchat.vq import MotionVQVAE, VQConfig
-from motionchat.vq.codec import MotionCodec
+from motionchat.vq.codec import ONEDNN_MIN_ROWS, MotionCodec
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,16 @@ def test_batched_decoding_equals_one_at_a_time(codec):
         np.testing.assert_allclose(motion.features, single.features, rtol=0, atol=1e-5)
         assert motion.joints.shape == (len(single.features), 22, 3)
     assert codec.decode_many([]) == []
+
+
+def test_few_and_many_motions_give_the_same_codes_and_motions_whichever_kernels_run(codec):
+    """Batches under ONEDNN_MIN_ROWS run torch's own convolutions, larger ones oneDNN's."""
+    motions = [raw(codec, 40, seed) for seed in range(ONEDNN_MIN_ROWS)]
+    assert codec.encode_many(motions) == [codec.encode(m) for m in motions]
+    code_lists = [[seed % 32, 3, 7, 1] for seed in range(ONEDNN_MIN_ROWS)]
+    for many, one in zip(codec.decode_many(code_lists), [codec.decode(c) for c in code_lists]):
+        np.testing.assert_allclose(many.features, one.features, rtol=0, atol=1e-4)
+    assert torch.backends.mkldnn.enabled  # restored after a small batch
 
 
 @pytest.mark.parametrize(
