@@ -4,9 +4,9 @@ A family whose answer is a duration (m2length, t2length) answers with one of its
 duration slots holding numbers ("It is 57 frames long.", "It lasts 2.85 seconds."). A small model
 sometimes wanders off into a caption instead, which states no length at all. `DurationGrammar`
 masks, at every step, every token that would leave all of the family's templates, so the answer
-is always one of them; the model still chooses the template and every digit. Where a template
-holds both `{seconds}` and `{frames}`, the second number is the one the first implies, as
-`templates.read_answer` requires.
+is always one of them; the model still chooses the template and every digit, within the lengths a
+motion can have (1 to `MAX_FRAMES` frames). Where a template holds both `{seconds}` and `{frames}`,
+the second number is the one the first implies, as `templates.read_answer` requires.
 
 The templates are matched token by token: each is filled with sample numbers and tokenized alone
 (as stage 3 tokenizes its targets), and every run of digit and "." tokens becomes a number slot.
@@ -23,7 +23,7 @@ import torch
 
 from motionchat.lm.generation import text_ids
 from motionchat.lm.warpers import LogitsProcessor
-from motionchat.motion.timing import HUMANML3D_FPS, seconds_to_frames
+from motionchat.motion.timing import HUMANML3D_FPS, MAX_FRAMES, seconds_to_frames
 from motionchat.tasks.templates import DURATION_SLOTS, Template, fill, seconds_text
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from motionchat.tasks.families import Family
 
 _NUMBER_CHARS = "0123456789."
-MAX_ANSWER_FRAMES = 9999  # the longest duration an answer may state
+MAX_ANSWER_FRAMES = MAX_FRAMES  # the longest duration an answer may state: the longest motion there is
 _SAMPLES = ({"frames": "57", "seconds": "2.85"}, {"frames": "140", "seconds": "7"})
 
 
