@@ -149,6 +149,7 @@ class VQStage:
                 f"{self.skeleton.name} features have {self.skeleton.feature_dim}; use the dataset's own Mean/Std"
             )
         self.train_data.frames = self.normalizer.normalize(self.train_data.frames).astype(np.float32)
+        self.stats = tuple(torch.from_numpy(a) for a in (self.normalizer.mean, self.normalizer.std))  # for the joint loss
         self.cfg = dataclasses.replace(cfg, vq=dataclasses.replace(cfg.vq, feature_dim=self.skeleton.feature_dim))
         self.train = self.cfg.train
 
@@ -181,7 +182,7 @@ class VQStage:
 
     def _joint_distance(self, reconstruction: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
         """Mean root-aligned distance (metres) between the joints of two normalised feature batches."""
-        mean, std = (torch.as_tensor(a, device=batch.device) for a in (self.normalizer.mean, self.normalizer.std))
+        mean, std = (a.to(batch.device) for a in self.stats)
         joints = [features_to_joints_torch(x * std + mean, self.skeleton) for x in (reconstruction, batch)]
         aligned = [j - j[..., :1, :] for j in joints]
         return (aligned[0] - aligned[1]).norm(dim=-1).mean()

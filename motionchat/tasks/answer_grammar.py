@@ -14,7 +14,6 @@ The templates are matched token by token: each is filled with sample numbers and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -60,7 +59,7 @@ class _State:
 
 def _token_patterns(tokenizer: PreTrainedTokenizerBase, template: Template) -> _Pattern | None:
     """`template` as tokens, or None when its literal tokens change with the numbers filled in."""
-    order = re.findall(r"\{(\w+)\}", template.text)
+    order = template.slot_order
     found = []
     for sample in _SAMPLES:
         ids = text_ids(tokenizer, fill(template, **sample))

@@ -242,14 +242,16 @@ def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: D
     for rate in {q.frames_per_code for q in questions}:
         check_generation_rate(rate)
     processors = []
-    if config.hold_durations and any(is_duration_family(q.family) for q in questions):
-        rows = [q for q in questions for _ in range(config.num_samples)]
+    held = [config.hold_durations and is_duration_family(q.family) for q in questions]
+    if any(held):
+        tag_lengths = {tag: len(text_ids(lm.tokenizer, tag)) for tag in {q.family.tag for q in questions}}
+        rows = [(q, h) for q, h in zip(questions, held) for _ in range(config.num_samples)]
         processors.append(DurationGrammar(
             lm.tokenizer,
-            [q.family if is_duration_family(q.family) else None for q in rows],
-            [len(text_ids(lm.tokenizer, q.family.tag)) for q in rows],
+            [q.family if h else None for q, h in rows],
+            [tag_lengths[q.family.tag] for q, _ in rows],
             lm.vocab.eos_id,
-            rows[0].fps,
+            questions[0].fps,
         ))  # fmt: skip
     return generate(
         lm.model,

@@ -65,6 +65,11 @@ class Template:
             raise MotionchatError("stray brace (only {slot} placeholders may use braces)")
         return cls(text=text, slots=frozenset(names))
 
+    @property
+    def slot_order(self) -> tuple[str, ...]:
+        """The placeholders in the order they appear (a slot used twice appears twice)."""
+        return tuple(_PLACEHOLDER.findall(self.text))
+
 
 def fill(template: str | Template, **values: str) -> str:
     """Put `values` into the template's placeholders; extra values are ignored, missing ones refused."""

@@ -103,20 +103,22 @@ class MotionVQVAE(nn.Module):
         x = features.permute(0, 2, 1)  # (B, D, T)
         return F.pad(x, (0, pad), mode="replicate") if pad else x
 
+    def _features(self, latent: torch.Tensor, frames: int) -> torch.Tensor:
+        """(B, code_dim, N) latent -> (B, frames, D) features, the decoder's output cut to `frames`."""
+        return self.decoder(latent)[:, :, :frames].permute(0, 2, 1)
+
     def forward(self, features: torch.Tensor) -> VQOutput:
         self._check_features(features)
-        frames = features.shape[1]
         latent = self.encoder(self._pad_to_codes(features))  # (B, code_dim, N)
         quantized, codes, commit_loss, perplexity = self.quantizer(latent)
-        decoded = self.decoder(quantized)[:, :, :frames]  # (B, D, T)
-        return VQOutput(decoded.permute(0, 2, 1), codes, commit_loss, perplexity)
+        return VQOutput(self._features(quantized, features.shape[1]), codes, commit_loss, perplexity)
 
     @torch.no_grad()
     def reconstruct_unquantized(self, features: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, T, D): the encoder's output decoded without the codebook, the best any
         quantizer could do with these two networks (a diagnostic, not a tokenizer path)."""
         self._check_features(features)
-        return self.decoder(self.encoder(self._pad_to_codes(features)))[:, :, : features.shape[1]].permute(0, 2, 1)
+        return self._features(self.encoder(self._pad_to_codes(features)), features.shape[1])
 
     @torch.no_grad()
     def encode(self, features: torch.Tensor) -> torch.Tensor:
@@ -142,5 +144,4 @@ class MotionVQVAE(nn.Module):
         if not full - self.cfg.frames_per_code < frames <= full:
             raise ValueError(f"{codes.shape[1]} codes decode to {full - self.cfg.frames_per_code + 1}..{full} frames, not {frames}")
         quantized = self.quantizer.dequantize(codes).permute(0, 2, 1)  # (B, code_dim, N)
-        decoded = self.decoder(quantized.to(next(self.decoder.parameters()).dtype))  # (B, D, 4N)
-        return decoded[:, :, :frames].permute(0, 2, 1)
+        return self._features(quantized.to(next(self.decoder.parameters()).dtype), frames)

@@ -151,3 +151,8 @@ def test_answer_text_states_the_duration_or_wraps_the_text():
     assert "The second motion is faster." in answer_text(get_family("diff"), rng, {"diff": "The second motion is faster."})
     with pytest.raises(MotionchatError, match="answers with a motion"):
         answer_text(get_family("t2m"), rng, {"caption": "a man jumps"})
+
+
+def test_slot_order_follows_the_text():
+    template = Template.parse("This motion takes {seconds} seconds ({frames} frames).")
+    assert template.slot_order == ("seconds", "frames") and template.slots == {"frames", "seconds"}
