@@ -51,6 +51,9 @@ class TrainConfig:
         keep_checkpoints: how many recent checkpoints to keep.
         eval_every: steps between evaluations on the validation split; 0 evaluates only at the end.
         num_workers: DataLoader worker processes per training process.
+        group_batches: cut the sample stream into windows of this many batches and sort each
+            window by example length before batching (`trainer.sampling`), so batches are padded
+            less; 1 is off. Stages 2 and 3 only.
         tensorboard: also log to TensorBoard (needs the `tensorboard` package).
         stop_when: stop early once a periodic evaluation meets this, as "METRIC>=VALUE" or
             "METRIC<=VALUE" over the validation metrics (e.g. "judge_t2m_r_precision_top3>=0.8"
@@ -76,11 +79,12 @@ class TrainConfig:
     keep_checkpoints: int = 2
     eval_every: int = 0
     num_workers: int = 0
+    group_batches: int = 1
     tensorboard: bool = False
     stop_when: str = ""
 
     def __post_init__(self):
-        positive = ("steps", "batch_size", "grad_accum_steps", "log_every", "checkpoint_every", "keep_checkpoints")
+        positive = ("steps", "batch_size", "grad_accum_steps", "log_every", "checkpoint_every", "keep_checkpoints", "group_batches")
         bad = [name for name in positive if getattr(self, name) < 1]
         bad += [name for name in ("warmup_steps", "eval_every", "num_workers") if getattr(self, name) < 0]
         bad += [name for name in ("lr", "weight_decay", "grad_clip_norm") if not getattr(self, name) >= 0]

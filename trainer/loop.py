@@ -34,7 +34,7 @@ from trainer.config import TrainConfig, lr_factor, met, parse_stop_when
 from trainer.conditioning import gap_line
 from trainer.metrics import METRICS_FILE, MetricsLog, require_tensorboard, truncate_after
 from trainer.rundir import start_run_dir
-from trainer.sampling import StepBatchSampler
+from trainer.sampling import SampleKey, StepBatchSampler
 
 RANKS_FILE = "ranks.json"
 
@@ -54,6 +54,9 @@ class Stage(Protocol):
         """Items keyed by `(index, seed)`; all randomness of an item comes from its seed."""
 
     def collate(self, items: list) -> Any: ...
+
+    # Optional, for `train.group_batches` > 1: an item's length in tokens.
+    # def item_length(self, item: Any) -> int: ...
 
     def train_step(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Loss to back-propagate and detached scalar metrics for the log."""
@@ -145,8 +148,15 @@ def run_training(
 
     dataset = stage.train_dataset()
     accum = cfg.grad_accum_steps
+    if cfg.group_batches > 1 and not hasattr(stage, "item_length"):
+        raise MotionchatError(f"{stage.name}: its samples all have one length; train.group_batches applies to stages 2 and 3, set it to 1")
+
+    def length(key: SampleKey) -> int:
+        return stage.item_length(dataset[key])
+
     sampler = StepBatchSampler(
-        len(dataset), cfg.batch_size // accum, accelerator.process_index, world, cfg.seed, start=start_micro_step, stop=stop_step * accum
+        len(dataset), cfg.batch_size // accum, accelerator.process_index, world, cfg.seed, start=start_micro_step, stop=stop_step * accum,
+        group_batches=cfg.group_batches, length=length if cfg.group_batches > 1 else None,
     )
     # A generator of its own: creating the iterator must not draw from the (restored) global RNG.
     loader = DataLoader(

@@ -27,6 +27,12 @@ class Seq2SeqExample:
     prefix: tuple[int, ...] = ()
 
 
+def example_length(example: Seq2SeqExample) -> int:
+    """The longer of its input and its decoder sequence: the key that grouping batches by length
+    sorts on (measured against the sum and against input-then-target order, it pads least)."""
+    return max(len(example.input_ids), len(example.prefix) + len(example.labels))
+
+
 def shift_right(labels: Sequence[int], start_id: int) -> list[int]:
     """T5's teacher-forcing inputs: the decoder start token, then the target without its last id."""
     return [start_id, *labels[:-1]]

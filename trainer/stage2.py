@@ -52,7 +52,7 @@ from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
 from trainer.run_config import RunOptions, StageRun
 from trainer.rundir import CONFIG_FILE, read_run_config
-from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss
+from trainer.seq2seq import Seq2SeqExample, collate, example_length, mean_loss, seq2seq_loss
 from trainer.span_corruption import span_corrupt
 
 KINDS = ("text_spans", "motion_spans", "text_to_motion", "motion_to_text")
@@ -262,6 +262,9 @@ class PretrainStage:
 
     def train_dataset(self) -> PretrainExamples:
         return PretrainExamples(self.train_clips, self._codes(self.train_clips), self.lm, self.cfg, self.cfg.corruption_tau)
+
+    def item_length(self, item: Seq2SeqExample) -> int:
+        return example_length(item)
 
     def collate(self, items: list[Seq2SeqExample]) -> dict[str, torch.Tensor]:
         return collate(items, self.lm.vocab.pad_id)

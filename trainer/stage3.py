@@ -63,7 +63,7 @@ from trainer.loop import RunResult
 from trainer.motion_codes import SplitCodes, load_or_encode
 from trainer.run_config import RunOptions, StageRun
 from trainer.rundir import read_run_config
-from trainer.seq2seq import Seq2SeqExample, collate, mean_loss, seq2seq_loss
+from trainer.seq2seq import Seq2SeqExample, collate, example_length, mean_loss, seq2seq_loss
 
 CLIP_FAMILIES = tuple(family for family, spec in TASKS.items() if spec.examples != "pair")
 PAIR_FAMILIES = tuple(family for family, spec in TASKS.items() if spec.examples == "pair")
@@ -90,6 +90,9 @@ class Stage3Config:
         motion_time: give a model initialised without one a motion time table (zero at first, so
             it starts out answering as before; see motionchat/lm/motion_time.py): each motion code's
             place in its clip, which T5's relative positions cannot count (durations, lengths).
+        dropout: the language model's dropout rate in this run; -1 keeps the rate it was saved
+            with (0.1 in the tiny preset's stage 2). The tiny model sees under one epoch, so it
+            underfits rather than overfits.
         guidance: the classifier-free guidance scale the bundle answers with by default (its
             config.json), and the judge's.
         judge_clips: at each periodic evaluation and at the end, ask a snapshot of the model about
@@ -107,6 +110,7 @@ class Stage3Config:
     condition_dropout: float = 0.0
     task_tags: bool = False
     motion_time: bool = False
+    dropout: float = -1.0
     guidance: float = 1.0
     judge_clips: int = 0
     val_examples: int = 256
@@ -122,6 +126,8 @@ class Stage3Config:
             raise ValueError("val_examples and test_examples must be >= 1, gap_examples >= 2")
         if self.judge_clips < 0:
             raise ValueError(f"judge_clips must be 0 (off) or more, got {self.judge_clips}")
+        if not (self.dropout == -1 or 0 <= self.dropout < 1):
+            raise ValueError(f"dropout must be in [0, 1), or -1 to keep the model's, got {self.dropout}")
         if not 0 <= self.guidance <= 20:
             raise ValueError(f"guidance must be in [0, 20], got {self.guidance}")
         parse_family_weights(self.family_weights)
@@ -184,6 +190,14 @@ def run_judge(bundle: Path, data: Path, clips: int, out: Path) -> dict[str, floa
         Console(stderr=True).print(f"[yellow]note:[/] the judge did not run ({reason}); set judge_clips=0 to stop asking")
         return {}
     return json.loads(out.read_text(encoding="utf-8"))
+
+
+def set_dropout(model: nn.Module, rate: float) -> None:
+    """Every dropout layer of `model` at `rate`, recorded in its config (saved with the bundle)."""
+    model.config.dropout_rate = rate
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = rate
 
 
 def task_tag(family: str) -> str:
@@ -412,6 +426,8 @@ class InstructStage:
         self.lm = load_lm(self.init_dir / LM_DIR)
         if cfg.motion_time and not time_rows(self.lm.model.config):
             add_motion_time(self.lm.model, self.lm.vocab)
+        if cfg.dropout >= 0:
+            set_dropout(self.lm.model, cfg.dropout)
         if self.lm.vocab.codebook_size != self.codec.codebook_size:
             raise MotionchatError(
                 f"{self.init_dir}: the language model knows {self.lm.vocab.codebook_size} motion codes, the tokenizer has "
@@ -458,6 +474,9 @@ class InstructStage:
 
     def train_dataset(self) -> InstructionExamples:
         return self.examples("train", self.cfg.corruption_tau, self.cfg.condition_dropout)
+
+    def item_length(self, item: Seq2SeqExample) -> int:
+        return example_length(item)
 
     def collate(self, items: list[Seq2SeqExample]) -> dict[str, torch.Tensor]:
         return collate(items, self.lm.vocab.pad_id)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from trainer.sampling import StepBatchSampler
 
@@ -30,3 +31,30 @@ def test_processes_split_the_same_global_batch():
 def test_seed_changes_the_order():
     assert list(sampler(seed=1)) != list(sampler(seed=2))
     assert np.array_equal(np.array(list(sampler(seed=1))), np.array(list(sampler(seed=1))))
+
+
+def grouped(rank=0, world=1, start=0, stop=12, n=20, batch=4, windows=3):
+    return StepBatchSampler(n, batch, rank, world, seed=3, start=start, stop=stop, group_batches=windows, length=lambda key: key[0] % 10)
+
+
+def test_grouping_by_length_keeps_the_samples_and_pads_less():
+    plain = [k for b in sampler(stop=12, n=20) for k in b]
+    batches = list(grouped())
+    keys = [k for b in batches for k in b]
+    assert sorted(keys[:12]) == sorted(plain[:12]) and sorted(keys) == sorted(plain)  # the same samples, each window
+    spread = [max(i % 10 for i, _ in b) - min(i % 10 for i, _ in b) for b in batches]
+    plain_spread = [max(i % 10 for i, _ in b) - min(i % 10 for i, _ in b) for b in sampler(stop=12, n=20)]
+    assert sum(spread) < sum(plain_spread)
+    assert [max(i % 10 for i, _ in b) for b in batches[:3]] != sorted(max(i % 10 for i, _ in b) for b in batches[:3])  # shuffled
+
+
+def test_grouped_batches_resume_and_split_like_plain_ones():
+    whole = list(grouped())
+    assert list(grouped(start=5)) == whole[5:]
+    rank0, rank1 = list(grouped(rank=0, world=2)), list(grouped(rank=1, world=2))
+    assert [a + b for a, b in zip(rank0, rank1)] == whole
+
+
+def test_grouping_needs_lengths():
+    with pytest.raises(ValueError, match="length"):
+        StepBatchSampler(10, 4, 0, 1, 0, 0, 5, group_batches=4)
