@@ -255,3 +255,14 @@ def test_motion_time_is_added_trained_saved_and_continued_from_a_bundle(tmp_path
     run_stage3(init=first, out=second, set_options=[*STAGE3_SMALL, "motion_time=true"], **common)  # a bundle as --init
     continued = load_bundle(second).lm.model.shared.time.weight
     assert continued.shape == table.shape and not torch.equal(continued, table)  # kept and trained on
+
+
+def test_dropout_setting_and_batches_grouped_by_length(tmp_path):
+    """`dropout=0` reaches every dropout layer and the saved config; grouped batches train."""
+    out = tmp_path / "bundle"
+    run_stage3(data=tiny_corpus(), init=tiny_stage2_run(), out=out, run_dir=None, preset=None, config_file=None,
+               set_options=[*STAGE3_SMALL, "dropout=0", "train.group_batches=2"], max_steps=2, resume=False, force=False)  # fmt: skip
+    assert json.loads((out / "lm" / "config.json").read_text())["dropout_rate"] == 0
+    assert all(m.p == 0 for m in load_bundle(out).lm.model.modules() if isinstance(m, torch.nn.Dropout))
+    with pytest.raises(ValueError, match="dropout"):
+        Stage3Config(dropout=1.5)
