@@ -114,7 +114,7 @@ STAGE2_PRESETS: dict[str, Stage2Config] = {
     "tiny": Stage2Config(
         lm=LMConfig(text_vocab_size=2000, d_model=192, d_kv=48, d_ff=768, num_heads=4, num_encoder_layers=3, num_decoder_layers=3),
         train=TrainConfig(steps=2000, batch_size=32, lr=2e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.1,
-                          weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500),
+                          weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500, group_batches=16),
         mix_text_spans=0.0, mix_motion_spans=0.0, corruption_tau=0.3, val_examples=128,
     ),  # fmt: skip
     # MotionGPT's recipe on a pretrained T5 (pass --set lm.pretrained_dir=/path/to/flan-t5-base):

@@ -156,16 +156,18 @@ def parse_family_weights(text: str) -> dict[str, int]:
 
 
 STAGE3_PRESETS: dict[str, Stage3Config] = {
-    # Two shared CPU cores, the synthetic corpus: 0.5-0.6 steps/s measured (batch 32), so about an
-    # hour. The families that carry the product (text->motion, captions, composition, edit, diff)
+    # Two shared CPU cores, the synthetic corpus: 1.7-2 steps/s on one thread (batch 32, batches
+    # grouped by length: 2x the plain stream's speed, dropout 0 another 1.2x; benchmarks/train_speed.py).
+    # The families that carry the product (text->motion, captions, composition, edit, diff)
     # get more of the budget than the easy duration ones; tau 0.3 and condition dropout 0.1 make
     # the decoder read its prompt (the t2m-only measurement: prompt gap 0.25 -> 0.38 after
-    # 450 steps, with guidance 3 0.61 -> 2.15).
+    # 450 steps, with guidance 3 0.61 -> 2.15). Dropout 0: the model sees under one epoch; at 5,000
+    # steps it read its prompts more than with 0.1 (test gap m2t 0.51 vs 0.41, eval/README.md).
     "tiny": Stage3Config(
         train=TrainConfig(steps=2000, batch_size=32, lr=1e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.05,
-                          weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500),
+                          weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500, group_batches=16),
         family_weights="t2m=3,t2m_length=2,m2t=2,compose=2,edit=2,diff=2",
-        corruption_tau=0.3, condition_dropout=0.1, guidance=2.0, judge_clips=128, val_examples=128,
+        corruption_tau=0.3, condition_dropout=0.1, dropout=0.0, guidance=2.0, judge_clips=128, val_examples=128,
     ),  # fmt: skip
     # MotionGPT-like instruction tuning of the pretrained backbone on GPUs.
     "base": Stage3Config(
