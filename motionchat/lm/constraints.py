@@ -163,3 +163,39 @@ class RowStates:
         if not self.motion_only:  # once true, it stays true
             self.motion_only = not bool((self.is_text & ~self.over).any())
         return self.motion_only
+
+
+class HeldCodes(LogitsProcessor):
+    """Hold given codes of motion answers: the k-th code of row r's motion is `held[r][k]` where that
+    is not None (in-betweening keeps the start and end it was given, MoMask-style inpainting of
+    tokens; the model samples only the rest). Run it after `OutputConstraint`, which keeps the
+    answer's length, so a held code is always one the grammar allows.
+
+    Args:
+        vocab: the joint vocabulary layout.
+        held: per row, the code (0..codebook_size-1) or None at each place of its motion; rows
+            with nothing held are left alone.
+    """
+
+    def __init__(self, vocab: VocabLayout, held: Sequence[Sequence[int | None]]):
+        self.vocab = vocab
+        width = max((len(h) for h in held), default=0) + 1  # a last column of None: past the held places
+        table = torch.full((len(held), width), -1, dtype=torch.long)
+        for row, codes in enumerate(held):
+            for k, code in enumerate(codes):
+                if code is not None:
+                    table[row, k] = vocab.motion_start + code
+        self.table = table
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        v, table = self.vocab, self.table.to(input_ids.device)
+        is_code = (input_ids >= v.motion_start) & (input_ids < v.motion_start + v.codebook_size)
+        place = is_code.sum(1).clamp(max=table.shape[1] - 1)
+        writing = (input_ids == v.som_id).any(1) & ~(input_ids == v.eom_id).any(1)
+        target = table[torch.arange(len(table), device=input_ids.device), place]
+        hold = writing & (target >= 0)
+        if not bool(hold.any()):
+            return scores
+        held_scores = torch.full_like(scores, float("-inf"))
+        held_scores[hold, target[hold]] = 0.0
+        return torch.where(hold[:, None], held_scores, scores)

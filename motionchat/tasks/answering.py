@@ -63,6 +63,9 @@ class Question:
         frame_limits: (min, max) frames of a motion answer, or None for `generate`'s defaults.
         prefix_codes: codes the answer continues (predict); decoded together with the answer.
         answer_frames: frames the decoded motion is cut to (None: all its codes cover).
+        held_codes: per place of the motion answer, the code decoding holds it to, or None where
+            the model chooses (inbetween: the given start, and the given end when the length is
+            fixed); () holds nothing.
         frames_per_code: the tokenizer's down-sampling the question was prepared for.
         fps: the frame rate durations are stated at (seconds <-> frames).
     """
@@ -74,6 +77,7 @@ class Question:
     answer_frames: int | None = None
     frames_per_code: int = FRAMES_PER_CODE
     fps: float = HUMANML3D_FPS
+    held_codes: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,15 @@ class TaskSpec:
             and difference sentence), or the family's own cut of a clip: "predict", "inbetween",
             "compose" (the clip's actions captioned one by one).
         continues_input: the answer continues the input motion (predict), which is decoded with it.
+        holds_ends: the answer is a whole motion that starts with the input's start (`motion`)
+            and ends with its end (`motion_b`), as trained (inbetween): decoding keeps those codes
+            and samples only the rest.
     """
 
     inputs: Callable[[TaskRequest, int], TaskValues]
     examples: Literal["clip", "pair", "predict", "inbetween", "compose"]
     continues_input: bool = False
+    holds_ends: bool = False
 
 
 def max_input_codes(frames_per_code: int) -> int:
@@ -179,7 +187,7 @@ TASKS: Mapping[str, TaskSpec] = {
     "length2t": TaskSpec(_duration, "clip"),
     "random_caption": TaskSpec(_nothing, "clip"),
     "predict": TaskSpec(_continued, "predict", continues_input=True),
-    "inbetween": TaskSpec(_start_and_end, "inbetween"),
+    "inbetween": TaskSpec(_start_and_end, "inbetween", holds_ends=True),
     "compose": TaskSpec(_captions, "compose"),
     "edit": TaskSpec(_edited, "pair"),
     "diff": TaskSpec(_compared, "pair"),
@@ -216,7 +224,22 @@ def prepare(
         limits = (request.frames, request.frames)
     prompt = build_prompt(family, values, rng, codebook_size=codebook_size, fps=fps)
     answer_frames = request.frames if family.output == "motion" else None
-    return Question(family, prompt, limits, prefix, answer_frames, frames_per_code, fps)
+    held = ()
+    if spec.holds_ends:
+        total = frames_to_codes(request.frames, frames_per_code) if request.frames is not None else None
+        held = held_ends(values.motion or (), values.motion_b or (), total)
+    return Question(family, prompt, limits, prefix, answer_frames, frames_per_code, fps, held)
+
+
+def held_ends(start: Sequence[int], end: Sequence[int], total: int | None) -> tuple[int | None, ...]:
+    """The places of an in-between answer held to its given codes: the start's first, and when
+    the answer has a known length of `total` codes, the end's last (the start wins where they
+    would overlap); None where the model chooses."""
+    if total is None:
+        return tuple(start)
+    head = tuple(start[:total])
+    tail = tuple(end[len(end) - min(len(end), total - len(head)) :])
+    return (*head, *[None] * (total - len(head) - len(tail)), *tail)
 
 
 def check_generation_rate(frames_per_code: int) -> None:
@@ -236,6 +259,7 @@ def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: D
 
     `generate` still turns frame limits into codes at `timing.FRAMES_PER_CODE`; a model whose
     tokenizer has another rate is refused here rather than given limits it would miscount."""
+    from motionchat.lm.constraints import HeldCodes
     from motionchat.lm.generation import generate, text_ids
     from motionchat.tasks.answer_grammar import DurationGrammar, is_duration_family
 
@@ -253,6 +277,8 @@ def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: D
             lm.vocab.eos_id,
             questions[0].fps,
         ))  # fmt: skip
+    if any(q.held_codes for q in questions):
+        processors.append(HeldCodes(lm.vocab, [q.held_codes for q in questions for _ in range(config.num_samples)]))
     return generate(
         lm.model,
         lm.tokenizer,

@@ -7,7 +7,7 @@ from transformers import LogitsProcessor
 
 from motionchat.errors import MotionchatError
 from motionchat.lm.answers import parse_motion_answer, parse_text_answer
-from motionchat.lm.constraints import OutputConstraint, banned_in_text
+from motionchat.lm.constraints import HeldCodes, OutputConstraint, banned_in_text
 from motionchat.lm.generation import DecodingConfig, generate, sample_tokens, text_ids
 from motionchat.lm.vocab import VocabLayout
 from motionchat.motion.timing import MAX_FRAMES
@@ -48,6 +48,27 @@ def test_frame_limits_bound_the_motion_length(lm):
     assert all(2 <= len(a.codes) <= 5 for a in answers[2])
     with pytest.raises(MotionchatError, match="motion length"):
         _run(lm, PROMPTS[:1], "motion", frame_limits=[(0, 40)])
+
+
+@pytest.mark.parametrize("guidance", [1.0, 2.0])
+def test_held_codes_are_kept_and_the_rest_sampled(lm, guidance):
+    """Held places take their code whatever the scores (with and without guidance, with an answer
+    prefix); the free ones are sampled; a text row and a row with nothing held are left alone."""
+    held = [[5, 6, None, None, None, None, 7], [], [3, None, None, None], [1]]
+    prompts = [*PROMPTS[:3], PROMPTS[3]]
+    config = DecodingConfig(do_sample=True, num_samples=3, seed=1, guidance=guidance)
+    limits = [(28, 28), (28, 28), (16, 16), None]
+    processor = HeldCodes(lm.vocab, [h for h in held for _ in range(3)])
+    answers = _run(lm, prompts, ["motion", "motion", "motion", "text"], config=config, frame_limits=limits,
+                   logits_processors=[processor], answer_prefixes=["t2m:"] * 4)
+    free = _run(lm, prompts, ["motion", "motion", "motion", "text"], config=config, frame_limits=limits,
+                answer_prefixes=["t2m:"] * 4)
+    for a in answers[0]:
+        assert a.ok and a.codes[:2] == [5, 6] and a.codes[6] == 7 and len(a.codes) == 7
+    assert len({tuple(a.codes[2:6]) for a in answers[0]}) > 1  # the middle is the model's
+    assert all(a.ok and a.codes[0] == 3 and len(a.codes) == 4 for a in answers[2])
+    assert [a.token_ids for a in answers[1]] == [a.token_ids for a in free[1]]
+    assert [a.token_ids for a in answers[3]] == [a.token_ids for a in free[3]]
 
 
 def test_text_answers_never_contain_motion_tokens(lm):

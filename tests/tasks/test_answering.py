@@ -12,7 +12,7 @@ import pytest
 from answer_snapshot import RECORD, snapshot
 
 from motionchat.errors import MotionchatError
-from motionchat.tasks.answering import TASKS, TaskRequest, answer_questions, edge_codes, max_input_codes, prepare
+from motionchat.tasks.answering import TASKS, TaskRequest, answer_questions, edge_codes, held_ends, max_input_codes, prepare
 from motionchat.tasks.families import default_families
 from motionchat.tasks.templates import read_answer
 
@@ -23,6 +23,8 @@ CHANGED = {"fill the gap between {a} and {b}", "fill in the middle of {a}"}
 # The second: a duration answer keeps to its family's templates (`DecodingConfig.hold_durations`),
 # so where the random model ran out of tokens it now states a duration.
 HELD = {"how long is {a}?", "how long would it take to walk in a circle?"}
+# The third: an in-between answer keeps the codes of its given start and end (`held_ends`), so
+# evaluation's in-between motions differ from the record (chat's are already in CHANGED).
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +61,9 @@ def test_evaluation_answers_as_before(answers):
     before = json.loads(RECORD.read_text())["eval"]
     for task in ("m2t", "diff"):
         assert answers["eval"][task] == before[task], task
-    for task in ("predict", "inbetween", "edit"):
+    for task in ("predict", "edit"):
         assert_motions_equal(answers["eval"][task], before[task], task)
+    assert [m[0] for m in answers["eval"]["inbetween"]] == [m[0] for m in before["inbetween"]]  # lengths
     for now, then in zip(answers["eval"]["t2m"], before["t2m"]):
         assert_motions_equal(now, then, "t2m")
 
@@ -116,3 +119,21 @@ def test_a_tokenizer_rate_generation_cannot_count_is_refused():
     assert question.frame_limits == (80, 80) and question.frames_per_code == 8
     with pytest.raises(MotionchatError, match="covers 8 frames a code"):
         answer_questions(None, [question], None)
+
+
+def test_inbetween_holds_its_given_start_and_end():
+    """The answer is the whole motion: its start's codes first and, at a known length, its end's
+    last; the start wins where they would overlap; other families hold nothing."""
+    assert held_ends([1, 2], [8, 9], 6) == (1, 2, None, None, 8, 9)
+    assert held_ends([1, 2], [8, 9], None) == (1, 2)
+    assert held_ends([1, 2, 3], [7, 8, 9], 4) == (1, 2, 3, 9)
+    assert held_ends([1, 2, 3], [8, 9], 2) == (1, 2)
+    families, rng = default_families(), np.random.default_rng(0)
+    ask = dict(codebook_size=64, frames_per_code=4, fps=20.0)
+    start, end = list(range(5)), list(range(10, 15))
+    question = prepare(TaskRequest("inbetween", motions=[start, end], motion_frames=[20, 20], frames=80), families, rng, **ask)
+    assert question.held_codes == (*start, *[None] * 10, *end)
+    free = prepare(TaskRequest("inbetween", motions=[start, end], motion_frames=[20, 20]), families, rng, **ask)
+    assert free.held_codes == tuple(start)
+    edit = prepare(TaskRequest("edit", motions=[start], motion_frames=[20], edit="faster"), families, rng, **ask)
+    assert edit.held_codes == ()
