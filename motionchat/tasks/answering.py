@@ -64,8 +64,7 @@ class Question:
         prefix_codes: codes the answer continues (predict); decoded together with the answer.
         answer_frames: frames the decoded motion is cut to (None: all its codes cover).
         held_codes: per place of the motion answer, the code decoding holds it to, or None where
-            the model chooses (inbetween: the given start, and the given end when the length is
-            fixed); () holds nothing.
+            the model chooses (inbetween: the given start and end); () holds nothing.
         frames_per_code: the tokenizer's down-sampling the question was prepared for.
         fps: the frame rate durations are stated at (seconds <-> frames).
     """
@@ -93,7 +92,8 @@ class TaskSpec:
         continues_input: the answer continues the input motion (predict), which is decoded with it.
         holds_ends: the answer is a whole motion that starts with the input's start (`motion`)
             and ends with its end (`motion_b`), as trained (inbetween): decoding keeps those codes
-            and samples only the rest.
+            and samples only the rest. Without a requested length the answer is twice as long as
+            start and end together (each is a quarter of a training clip), at most `MAX_FRAMES`.
     """
 
     inputs: Callable[[TaskRequest, int], TaskValues]
@@ -215,28 +215,27 @@ def prepare(
     a continuation (predict) may use what is left of `MAX_FRAMES` (or of `frames`) after its input."""
     family, spec = trained_family(families, request.family), TASKS[request.family]
     values = spec.inputs(request, frames_per_code)
-    limits, prefix = None, ()
+    frames, limits, prefix, held = request.frames, None, (), ()
+    if spec.holds_ends:
+        start, end = values.motion or (), values.motion_b or ()
+        if frames is None:  # as trained: the start and the end are a quarter of the motion each
+            whole = min(2 * (len(start) + len(end)), max_input_codes(frames_per_code))
+            frames = codes_to_frames(whole, frames_per_code)
+        held = held_ends(start, end, frames_to_codes(frames, frames_per_code))
     if spec.continues_input:
         prefix = tuple(values.motion or ())
-        whole = min(request.frames or MAX_FRAMES, MAX_FRAMES)
+        whole = min(frames or MAX_FRAMES, MAX_FRAMES)
         limits = (1, max(1, whole - codes_to_frames(len(prefix), frames_per_code)))
-    elif request.frames is not None and family.output == "motion":
-        limits = (request.frames, request.frames)
+    elif frames is not None and family.output == "motion":
+        limits = (frames, frames)
     prompt = build_prompt(family, values, rng, codebook_size=codebook_size, fps=fps)
-    answer_frames = request.frames if family.output == "motion" else None
-    held = ()
-    if spec.holds_ends:
-        total = frames_to_codes(request.frames, frames_per_code) if request.frames is not None else None
-        held = held_ends(values.motion or (), values.motion_b or (), total)
+    answer_frames = frames if family.output == "motion" else None
     return Question(family, prompt, limits, prefix, answer_frames, frames_per_code, fps, held)
 
 
-def held_ends(start: Sequence[int], end: Sequence[int], total: int | None) -> tuple[int | None, ...]:
-    """The places of an in-between answer held to its given codes: the start's first, and when
-    the answer has a known length of `total` codes, the end's last (the start wins where they
-    would overlap); None where the model chooses."""
-    if total is None:
-        return tuple(start)
+def held_ends(start: Sequence[int], end: Sequence[int], total: int) -> tuple[int | None, ...]:
+    """The places of a `total`-code in-between answer held to its given codes: the start's first,
+    the end's last (the start wins where they would overlap); None where the model chooses."""
     head = tuple(start[:total])
     tail = tuple(end[len(end) - min(len(end), total - len(head)) :])
     return (*head, *[None] * (total - len(head) - len(tail)), *tail)

@@ -122,10 +122,10 @@ def test_a_tokenizer_rate_generation_cannot_count_is_refused():
 
 
 def test_inbetween_holds_its_given_start_and_end():
-    """The answer is the whole motion: its start's codes first and, at a known length, its end's
-    last; the start wins where they would overlap; other families hold nothing."""
+    """The answer is the whole motion: its start's codes first and its end's last (the start wins
+    where they would overlap), twice as long as both without a requested length; other families
+    hold nothing."""
     assert held_ends([1, 2], [8, 9], 6) == (1, 2, None, None, 8, 9)
-    assert held_ends([1, 2], [8, 9], None) == (1, 2)
     assert held_ends([1, 2, 3], [7, 8, 9], 4) == (1, 2, 3, 9)
     assert held_ends([1, 2, 3], [8, 9], 2) == (1, 2)
     families, rng = default_families(), np.random.default_rng(0)
@@ -133,7 +133,11 @@ def test_inbetween_holds_its_given_start_and_end():
     start, end = list(range(5)), list(range(10, 15))
     question = prepare(TaskRequest("inbetween", motions=[start, end], motion_frames=[20, 20], frames=80), families, rng, **ask)
     assert question.held_codes == (*start, *[None] * 10, *end)
-    free = prepare(TaskRequest("inbetween", motions=[start, end], motion_frames=[20, 20]), families, rng, **ask)
-    assert free.held_codes == tuple(start)
+    unsized = prepare(TaskRequest("inbetween", motions=[start, end], motion_frames=[20, 20]), families, rng, **ask)
+    assert unsized.frame_limits == (80, 80) and unsized.answer_frames == 80  # twice start and end
+    assert unsized.held_codes == (*start, *[None] * 10, *end)
+    long = [list(range(13))] * 2
+    capped = prepare(TaskRequest("inbetween", motions=long, motion_frames=[52, 52]), families, rng, **ask)
+    assert capped.frame_limits == (196, 196) and capped.held_codes.count(None) == 49 - 26
     edit = prepare(TaskRequest("edit", motions=[start], motion_frames=[20], edit="faster"), families, rng, **ask)
     assert edit.held_codes == ()
