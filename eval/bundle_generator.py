@@ -31,7 +31,6 @@ from eval.generators import (
     PredictRequest,
 )
 from motionchat.bundle import load_bundle
-from motionchat.lm.generation import DecodingConfig
 from motionchat.tasks.answering import Question, TaskRequest, answer_questions, decode_answers, prepare
 from motionchat.tasks.templates import read_answer
 
@@ -77,7 +76,7 @@ class BundleGenerator:
             )
             for r in requests
         ]
-        config = DecodingConfig(do_sample=True, top_k=50, num_samples=n_samples, seed=seed, guidance=self.guidance)
+        config = self.bundle.sampling(n_samples, seed, self.guidance)
         answers = answer_questions(self.bundle.lm, questions, config)
         self.tally.count(task, [usable(a) for per_prompt in answers for a in per_prompt])
         return questions, answers

@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -44,6 +44,9 @@ from motionchat.tasks.families import Family, load_families
 from motionchat.vq.codec import MotionCodec
 from motionchat.vq.io import load_vq, save_vq
 from motionchat.vq.model import MotionVQVAE
+
+if TYPE_CHECKING:
+    from motionchat.lm.generation import DecodingConfig
 
 BUNDLE_FORMAT = "motionchat-bundle"
 FORMAT_VERSION = 1
@@ -134,6 +137,23 @@ class Bundle:
         """The guidance scale measured best for this model (`training.guidance` in config.json;
         1, plain decoding, when the bundle records none)."""
         return float(self.config.training.get("guidance", 1.0))
+
+    @property
+    def temperature(self) -> float:
+        """The sampling temperature measured best for this model (`training.temperature` in
+        config.json; 1, the model's own distribution, when the bundle records none)."""
+        return float(self.config.training.get("temperature", 1.0))
+
+    def sampling(self, num_samples: int, seed: int, guidance: float | None = None) -> DecodingConfig:
+        """How chat and evaluation answer with this model: seeded top-k (50) sampling at its
+        temperature and guidance (`guidance` given: that scale instead). Always sampled: greedy
+        decoding of a small model tends to repeat one motion code instead of ending the motion."""
+        from motionchat.lm.generation import DecodingConfig
+
+        guidance = self.guidance if guidance is None else guidance
+        return DecodingConfig(
+            do_sample=True, top_k=50, temperature=self.temperature, num_samples=num_samples, seed=seed, guidance=guidance
+        )
 
     @property
     def codec(self) -> MotionCodec:

@@ -60,6 +60,16 @@ def test_exact_round_trip(tmp_path):
     assert decoded.features.shape == (30, 263) and decoded.joints.shape == (30, 22, 3)
 
 
+def test_sampling_follows_the_settings_the_bundle_records(tmp_path):
+    save_bundle(tmp_path / "plain", card="# t\n", presets={}, training={}, **random_parts())
+    save_bundle(tmp_path / "tuned", card="# t\n", presets={}, training={"guidance": 2, "temperature": 0.6}, **random_parts())
+    plain = load_bundle(tmp_path / "plain").sampling(3, seed=5)
+    assert (plain.do_sample, plain.top_k, plain.temperature, plain.guidance, plain.num_samples, plain.seed) == (True, 50, 1.0, 1.0, 3, 5)
+    tuned = load_bundle(tmp_path / "tuned")
+    assert (tuned.sampling(1, 0).temperature, tuned.sampling(1, 0).guidance) == (0.6, 2.0)
+    assert tuned.sampling(1, 0, guidance=3.0).guidance == 3.0
+
+
 def test_saving_again_replaces_the_bundle_whole_and_a_failed_save_changes_nothing(tmp_path):
     target = save_random_bundle(tmp_path / "b")
     (target / "stray.txt").write_text("left from before")

@@ -201,15 +201,11 @@ class Engine:
         return joints_to_features(motion.joints, motion.skeleton)
 
     def _generate(self, prepared: dict[int, _Prepared], replies: list[Reply], stems: list[str | None]) -> None:
-        from motionchat.lm.generation import DecodingConfig
         from motionchat.threads import compute_threads, threads_for
 
         bundle = self.bundle
         samples = self.session.samples
-        # Always sampled (seeded, so repeatable): greedy decoding of the tiny model repeats one
-        # motion code until the length limit instead of ending the motion.
-        config = DecodingConfig(do_sample=True, top_k=50, num_samples=samples, seed=self.session.seed or 0,
-                                guidance=bundle.guidance if self.session.guidance is None else self.session.guidance)
+        config = bundle.sampling(samples, self.session.seed or 0, self.session.guidance)
         order = list(prepared)
         with compute_threads(threads_for(len(order) * samples)):  # one for a chat request
             answers = answer_questions(bundle.lm, [prepared[i].question for i in order], config)
