@@ -50,10 +50,12 @@ class BundleGenerator:
     tasks = ("t2m", "m2t", "predict", "inbetween", "edit", "diff", "duration")
     samples_differ = True
 
-    def __init__(self, bundle: str | Path, device: str = "cpu", guidance: float | None = None):
-        """`guidance`: the classifier-free guidance scale (None: the bundle's own)."""
+    def __init__(self, bundle: str | Path, device: str = "cpu", guidance: float | None = None, temperature: float | None = None):
+        """`guidance`, `temperature`: the classifier-free guidance scale and the sampling
+        temperature (None: the bundle's own)."""
         self.bundle = load_bundle(bundle, device)
         self.guidance = self.bundle.guidance if guidance is None else guidance
+        self.temperature = self.bundle.temperature if temperature is None else temperature
         self.codec = self.bundle.codec
         self.tally = AnswerTally(STAND_INS)
         self._codes: dict = {}  # motion key -> codes
@@ -76,7 +78,7 @@ class BundleGenerator:
             )
             for r in requests
         ]
-        config = self.bundle.sampling(n_samples, seed, self.guidance)
+        config = self.bundle.sampling(n_samples, seed, self.guidance, self.temperature)
         answers = answer_questions(self.bundle.lm, questions, config)
         self.tally.count(task, [usable(a) for per_prompt in answers for a in per_prompt])
         return questions, answers

@@ -64,6 +64,10 @@ GuidanceOption = Annotated[
     Optional[float],
     typer.Option("--guidance", min=0, max=20, help="Classifier-free guidance scale of the model's answers (1 = off; default: the bundle's own)."),
 ]
+TemperatureOption = Annotated[
+    Optional[float],
+    typer.Option("--temperature", min=0.05, max=5, help="Sampling temperature of the model's answers (default: the bundle's own, else 1)."),
+]
 DeviceOption = Annotated[str, typer.Option("--device", help="torch device for the networks (cpu, cuda, cuda:1, ...).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 TrainOutOption = Annotated[Path, typer.Option("--out", help="Run folder: config, checkpoints, metrics and the trained network.")]
@@ -84,6 +88,7 @@ EVALUATION_OPTIONS: dict[str, tuple[Any, Any]] = {
     "mm_samples": (MMSamplesOption, 30),
     "mm_prompts": (MMPromptsOption, 100),
     "guidance": (GuidanceOption, None),
+    "temperature": (TemperatureOption, None),
     "device": (DeviceOption, "cpu"),
     "quiet": (QuietOption, False),
 }
@@ -201,6 +206,7 @@ def judge_command(
     clips: Annotated[int, typer.Option("--clips", min=2, help="The first N clips of the split are asked about (R-Precision needs 32).")] = 128,
     split: Annotated[str, typer.Option("--split", help="The split asked about: val (during training) or test.")] = "val",
     guidance: GuidanceOption = None,
+    temperature: TemperatureOption = None,
     seed: SeedOption = 0,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the scores to this JSON file.")] = None,
 ) -> None:
@@ -214,7 +220,7 @@ def judge_command(
     from eval.judge import judge
     from motionchat.fileio import atomic_write_text
 
-    scores = judge(bundle, data, clips=clips, split=split, guidance=guidance, seed=seed)
+    scores = judge(bundle, data, clips=clips, split=split, guidance=guidance, temperature=temperature, seed=seed)
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(scores, indent=2) + "\n")
     Console(soft_wrap=True).print(", ".join(f"{name} {value:.3f}" if isinstance(value, float) else f"{name} {value}" for name, value in scores.items()))
@@ -245,7 +251,7 @@ def tokenizer_command(data: DataOption, out: ReportOption, *, options: dict[str,
 @option_group(
     "options",
     _options(
-        ("bundle", "evaluator", "recognizer", "vq", *GUO_OPTIONS, "repeats", "limit", "seed", "mm_samples", "mm_prompts", "guidance",
+        ("bundle", "evaluator", "recognizer", "vq", *GUO_OPTIONS, "repeats", "limit", "seed", "mm_samples", "mm_prompts", "guidance", "temperature",
          "device", "workers", "quiet"),
         vq=(Annotated[Optional[Path], typer.Option("--vq", help="Also evaluate this tokenizer (a bundle's own is used by default).")], None),
         workers=(

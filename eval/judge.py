@@ -24,14 +24,16 @@ JUDGED = {
 }
 
 
-def judge(bundle: Path, data: Path, *, clips: int = 128, split: str = "val", guidance: float | None = None, seed: int = 0) -> dict[str, float]:
+def judge(bundle: Path, data: Path, *, clips: int = 128, split: str = "val", guidance: float | None = None,
+          temperature: float | None = None, seed: int = 0) -> dict[str, float]:
     """The `JUDGED` scores (program accuracies only on the synthetic corpus, R-Precision only from
-    32 clips on), the guidance scale and the seconds taken, of the model in `bundle` on `data`."""
+    32 clips on), the guidance scale, the temperature and the seconds taken, of the model in `bundle` on `data`."""
     from eval.protocols import evaluate_duration, evaluate_m2t, evaluate_t2m
     from eval.runner import Evaluation, EvaluationInputs, with_shipped_networks
 
     began = time.perf_counter()
-    inputs = EvaluationInputs(data=Path(data), bundle=Path(bundle), repeats=1, limit=clips, seed=seed, guidance=guidance, split=split, mm_prompts=0)
+    inputs = EvaluationInputs(data=Path(data), bundle=Path(bundle), repeats=1, limit=clips, seed=seed, guidance=guidance,
+                              temperature=temperature, split=split, mm_prompts=0)
     evaluation = Evaluation(sorted({task for task, _ in JUDGED.values()}), with_shipped_networks(inputs))
     model, data_, embedder, cfg = [evaluation.model], evaluation.data, evaluation.embedder, evaluation.cfg
     results = {
@@ -41,4 +43,5 @@ def judge(bundle: Path, data: Path, *, clips: int = 128, split: str = "val", gui
     }
     rows = {task: result.rows["model"] for task, result in results.items()}
     scores = {name: float(rows[task][metric][0]) for name, (task, metric) in JUDGED.items() if metric in rows[task]}
-    return scores | {"guidance": evaluation.model.guidance, "seconds": round(time.perf_counter() - began, 1)}
+    model_ = evaluation.model
+    return scores | {"guidance": model_.guidance, "temperature": model_.temperature, "seconds": round(time.perf_counter() - began, 1)}

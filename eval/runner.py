@@ -58,6 +58,7 @@ class EvaluationInputs:
     mm_samples: int = 30
     mm_prompts: int = 100
     guidance: float | None = None  # None: the bundle's own (its config.json)
+    temperature: float | None = None  # None: the bundle's own (its config.json)
     device: str = "cpu"
     split: str = "test"
 
@@ -107,7 +108,7 @@ def _embedder(inputs: EvaluationInputs):
     return load_evaluator(inputs.evaluator, inputs.device), described
 
 
-def _model_generator(bundle: Path, device: str, guidance: float | None):
+def _model_generator(bundle: Path, device: str, guidance: float | None, temperature: float | None):
     """The Generator over a trained model bundle (eval.bundle_generator, written with the bundle)."""
     try:
         from eval.bundle_generator import BundleGenerator
@@ -115,7 +116,7 @@ def _model_generator(bundle: Path, device: str, guidance: float | None):
         raise MotionchatError(
             f"{bundle}: this build cannot run model bundles yet (no eval.bundle_generator); evaluate the baselines without --bundle"
         ) from None
-    return BundleGenerator(bundle, device=device, guidance=guidance)
+    return BundleGenerator(bundle, device=device, guidance=guidance, temperature=temperature)
 
 
 def _vq_and_stats(vq_path: Path, stats: Path | None, device: str):
@@ -155,7 +156,7 @@ class Evaluation:
         self.recognizer = CachedRecognizer(load_recognizer(inputs.recognizer, inputs.device)) if inputs.recognizer is not None else None
         if self.recognizer is not None and self.data.programs is None:
             raise MotionchatError(f"{inputs.data}: no labels.jsonl, so no programs to check; drop --recognizer for this dataset")
-        self.model = _model_generator(inputs.bundle, inputs.device, inputs.guidance) if inputs.bundle is not None else None
+        self.model = _model_generator(inputs.bundle, inputs.device, inputs.guidance, inputs.temperature) if inputs.bundle is not None else None
         if "prompt_gap" in tasks and inputs.bundle is None:
             raise MotionchatError("`prompt_gap` needs --bundle (the model whose reading of its prompt is measured)")
         self.tokenizer = None
@@ -345,6 +346,7 @@ def run_evaluation(tasks: list[str], *, out: Path, workers: int | None = None, q
         "dataset": f"{data.root} ({len(data.test_indices)} of {len(data.test)} test clips)",
         "model": str(inputs.bundle) if inputs.bundle is not None else "none (baselines only)",
         "guidance": evaluation.model.guidance if evaluation.model is not None else "-",
+        "temperature": evaluation.model.temperature if evaluation.model is not None else "-",
         **evaluation.described_evaluator,
         "recognizer": str(inputs.recognizer) if inputs.recognizer is not None else "none",
         "repeats": inputs.repeats,

@@ -144,15 +144,18 @@ class Bundle:
         config.json; 1, the model's own distribution, when the bundle records none)."""
         return float(self.config.training.get("temperature", 1.0))
 
-    def sampling(self, num_samples: int, seed: int, guidance: float | None = None) -> DecodingConfig:
+    def sampling(
+        self, num_samples: int, seed: int, guidance: float | None = None, temperature: float | None = None
+    ) -> DecodingConfig:
         """How chat and evaluation answer with this model: seeded top-k (50) sampling at its
-        temperature and guidance (`guidance` given: that scale instead). Always sampled: greedy
+        temperature and guidance (either given: that value instead). Always sampled: greedy
         decoding of a small model tends to repeat one motion code instead of ending the motion."""
         from motionchat.lm.generation import DecodingConfig
 
         guidance = self.guidance if guidance is None else guidance
+        temperature = self.temperature if temperature is None else temperature
         return DecodingConfig(
-            do_sample=True, top_k=50, temperature=self.temperature, num_samples=num_samples, seed=seed, guidance=guidance
+            do_sample=True, top_k=50, temperature=temperature, num_samples=num_samples, seed=seed, guidance=guidance
         )
 
     @property

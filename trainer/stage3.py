@@ -95,6 +95,9 @@ class Stage3Config:
             underfits rather than overfits.
         guidance: the classifier-free guidance scale the bundle answers with by default (its
             config.json), and the judge's.
+        temperature: the sampling temperature the bundle answers with by default, and the judge's
+            (the tiny preset's 0.6: the judge's text-to-motion and caption scores at 0.4-1.0,
+            README "Sampling temperature").
         judge_clips: at each periodic evaluation and at the end, ask a snapshot of the model about
             this many validation clips with `motionchat-eval judge` (text-to-motion R-Precision and
             program accuracy, caption program accuracy, durations; needs the evaluation networks,
@@ -112,6 +115,7 @@ class Stage3Config:
     motion_time: bool = False
     dropout: float = -1.0
     guidance: float = 1.0
+    temperature: float = 1.0
     judge_clips: int = 0
     val_examples: int = 256
     gap_examples: int = 32
@@ -130,6 +134,8 @@ class Stage3Config:
             raise ValueError(f"dropout must be in [0, 1), or -1 to keep the model's, got {self.dropout}")
         if not 0 <= self.guidance <= 20:
             raise ValueError(f"guidance must be in [0, 20], got {self.guidance}")
+        if not 0.05 <= self.temperature <= 5:
+            raise ValueError(f"temperature must be in [0.05, 5], got {self.temperature}")
         parse_family_weights(self.family_weights)
 
     def weights(self) -> dict[str, int]:
@@ -167,7 +173,8 @@ STAGE3_PRESETS: dict[str, Stage3Config] = {
         train=TrainConfig(steps=2000, batch_size=32, lr=1e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.05,
                           weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500, group_batches=16),
         family_weights="t2m=3,t2m_length=2,m2t=2,compose=2,edit=2,diff=2",
-        corruption_tau=0.3, condition_dropout=0.1, dropout=0.0, guidance=2.0, judge_clips=128, val_examples=128,
+        corruption_tau=0.3, condition_dropout=0.1, dropout=0.0, guidance=2.0, temperature=0.6,
+        judge_clips=128, val_examples=128,
     ),  # fmt: skip
     # MotionGPT-like instruction tuning of the pretrained backbone on GPUs.
     "base": Stage3Config(
@@ -499,7 +506,7 @@ class InstructStage:
     def judge(self, bundle: Path) -> dict[str, float]:
         """`judge_*` scores of `bundle` by `motionchat-eval judge` ({} with a warning if it fails)."""
         scores = run_judge(bundle, self.data_dir, self.cfg.judge_clips, self.run_dir / JUDGE_DIR / "judge.json")
-        return {f"judge_{name}": value for name, value in scores.items() if name != "guidance"}
+        return {f"judge_{name}": value for name, value in scores.items() if name not in ("guidance", "temperature")}
 
     def save(self, model: nn.Module, bundle: Path, card: str, training: dict) -> None:
         """Write `model` as a bundle (with the tagged templates when the run tags its prompts)."""
@@ -509,7 +516,7 @@ class InstructStage:
         presets = {stage: str(record.get("preset")) for stage, record in training.items() if isinstance(record, dict)}
         save_bundle(
             bundle, vq=self.codec.vq, normalizer=self.codec.normalizer, lm=LanguageModel(model, self.lm.tokenizer, self.lm.vocab),
-            skeleton=self.skeleton, card=card, presets=presets, training={**training, "guidance": self.cfg.guidance}, templates_dir=templates,
+            skeleton=self.skeleton, card=card, presets=presets, training={**training, "guidance": self.cfg.guidance, "temperature": self.cfg.temperature}, templates_dir=templates,
         )  # fmt: skip
 
     def prompt_gaps(self, model: nn.Module, dataset: InstructionExamples) -> dict[str, float]:
