@@ -57,6 +57,10 @@ ENGINE_OPTIONS = {
         Annotated[Optional[float], typer.Option("--guidance", help="Classifier-free guidance scale (1 = off; higher follows the request more).")],
         None,
     ),
+    "temperature": (
+        Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (lower keeps to likelier answers; default: the model's own).")],
+        None,
+    ),
     "raw": (Annotated[bool, typer.Option("--raw", help="Keep generated motions as decoded: no skeleton clean-up (rigid bones, planted feet).")], False),
 }
 
@@ -77,14 +81,17 @@ def main(
 
 
 def _engine(
-    bundle: Path | None, out: Path, output_format: str, samples: int, seed: int | None, guidance: float | None, raw: bool
-):
+    bundle: Path | None, out: Path, output_format: str, samples: int, seed: int | None, guidance: float | None,
+    temperature: float | None, raw: bool,
+):  # fmt: skip
     from motionchat.chat.engine import Engine
-    from motionchat.chat.session import Session, guidance_scale
+    from motionchat.chat.session import Session, guidance_scale, sampling_temperature
 
     session = Session(out_dir=out, samples=samples, seed=seed)
     if guidance is not None:
         session.guidance = guidance_scale(guidance)
+    if temperature is not None:
+        session.temperature = sampling_temperature(temperature)
     session.check_out_dir()  # before the model loads, not after the first answer
     return Engine(session, bundle, output_format.lower(), raw=raw)
 

@@ -205,7 +205,7 @@ class Engine:
 
         bundle = self.bundle
         samples = self.session.samples
-        config = bundle.sampling(samples, self.session.seed or 0, self.session.guidance)
+        config = bundle.sampling(samples, self.session.seed or 0, self.session.guidance, self.session.temperature)
         order = list(prepared)
         with compute_threads(threads_for(len(order) * samples)):  # one for a chat request
             answers = answer_questions(bundle.lm, [prepared[i].question for i in order], config)

@@ -19,6 +19,7 @@ from motionchat.tasks.routing import LAST, PREVIOUS
 
 
 MAX_GUIDANCE = 20.0
+TEMPERATURE_RANGE = (0.05, 5.0)
 
 
 def guidance_scale(text: str | float) -> float:
@@ -30,6 +31,18 @@ def guidance_scale(text: str | float) -> float:
     if not 0 <= scale <= MAX_GUIDANCE:  # also refuses nan
         raise MotionchatError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (1 is off), not {text}")
     return scale
+
+
+def sampling_temperature(text: str | float) -> float:
+    """A sampling temperature given by the user, checked (1 samples the model's own distribution)."""
+    low, high = TEMPERATURE_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        raise MotionchatError(f"temperature must be a number such as 0.6 or 1, not '{text}'") from None
+    if not low <= value <= high:  # also refuses nan
+        raise MotionchatError(f"temperature must be between {low:g} and {high:g} (lower keeps to likelier answers), not {text}")
+    return value
 
 
 @dataclass
@@ -56,6 +69,7 @@ class Session:
     samples: int = 1
     seed: int | None = None
     guidance: float | None = None  # classifier-free guidance; None: the bundle's own (`Bundle.guidance`)
+    temperature: float | None = None  # sampling temperature; None: the bundle's own (`Bundle.temperature`)
     motions: list[SessionMotion] = field(default_factory=list)
     interactive: bool = False  # the REPL: hints may name its slash commands
     _counter: int = 0

@@ -1,11 +1,12 @@
-"""Classifier-free guidance as users set it: `--guidance` on ask/run and `/guidance` in the REPL."""
+"""Classifier-free guidance and the sampling temperature as users set them: `--guidance` and
+`--temperature` on ask/run, `/guidance` and `/temperature` in the REPL."""
 
 import json
 
 import pytest
 from typer.testing import CliRunner
 
-from motionchat.chat.session import guidance_scale
+from motionchat.chat.session import guidance_scale, sampling_temperature
 from motionchat.cli import app
 from motionchat.errors import MotionchatError
 
@@ -27,3 +28,18 @@ def test_ask_with_guidance_on_the_shipped_model(tmp_path):
     assert json.loads(guided.stdout.splitlines()[-1])["ok"]
     bad = runner.invoke(app, [*args, "--guidance", "nan"])
     assert bad.exit_code == 2 and "guidance must be between" in bad.output and "Traceback" not in bad.output
+
+
+def test_temperature_accepts_numbers_in_range_and_explains_the_rest():
+    assert sampling_temperature("0.6") == 0.6 and sampling_temperature(1) == 1.0
+    for bad, needle in [("warm", "a number"), ("nan", "between"), ("0", "between"), ("9", "between")]:
+        with pytest.raises(MotionchatError, match=needle):
+            sampling_temperature(bad)
+
+
+def test_ask_with_a_temperature_on_the_shipped_model(tmp_path):
+    args = ["ask", "a person jumps twice", "--out", str(tmp_path), "--format", "none", "--json", "--seed", "1"]
+    cool = runner.invoke(app, [*args, "--temperature", "0.3"])
+    assert cool.exit_code == 0 and json.loads(cool.stdout.splitlines()[-1])["ok"], cool.output
+    bad = runner.invoke(app, [*args, "--temperature", "-1"])
+    assert bad.exit_code == 2 and "temperature must be between" in bad.output and "Traceback" not in bad.output
