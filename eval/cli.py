@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from motionchat import __version__
+from motionchat.chat.session import TEMPERATURE_RANGE
 from motionchat.cli_options import option_group
 from motionchat.errors import friendly_errors
 from trainer.options import RUN_OPTIONS
@@ -66,7 +67,7 @@ GuidanceOption = Annotated[
 ]
 TemperatureOption = Annotated[
     Optional[float],
-    typer.Option("--temperature", min=0.05, max=5, help="Sampling temperature of the model's answers (default: the bundle's own, else 1)."),
+    typer.Option("--temperature", min=TEMPERATURE_RANGE[0], max=TEMPERATURE_RANGE[1], help="Sampling temperature of the model's answers (default: the bundle's own, else 1)."),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="torch device for the networks (cpu, cuda, cuda:1, ...).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]

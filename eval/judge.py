@@ -43,5 +43,5 @@ def judge(bundle: Path, data: Path, *, clips: int = 128, split: str = "val", gui
     }
     rows = {task: result.rows["model"] for task, result in results.items()}
     scores = {name: float(rows[task][metric][0]) for name, (task, metric) in JUDGED.items() if metric in rows[task]}
-    model_ = evaluation.model
-    return scores | {"guidance": model_.guidance, "temperature": model_.temperature, "seconds": round(time.perf_counter() - began, 1)}
+    generator = evaluation.model
+    return scores | {"guidance": generator.guidance, "temperature": generator.temperature, "seconds": round(time.perf_counter() - began, 1)}

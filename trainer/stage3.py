@@ -35,6 +35,7 @@ from rich.console import Console
 from torch import nn
 from torch.utils.data import Dataset
 
+from motionchat.chat.session import TEMPERATURE_RANGE
 from motionchat.bundle import save_bundle
 from motionchat.data.dataset import MotionClips
 from motionchat.data.labels import read_edits, read_labels_if_any
@@ -134,8 +135,8 @@ class Stage3Config:
             raise ValueError(f"dropout must be in [0, 1), or -1 to keep the model's, got {self.dropout}")
         if not 0 <= self.guidance <= 20:
             raise ValueError(f"guidance must be in [0, 20], got {self.guidance}")
-        if not 0.05 <= self.temperature <= 5:
-            raise ValueError(f"temperature must be in [0.05, 5], got {self.temperature}")
+        if not TEMPERATURE_RANGE[0] <= self.temperature <= TEMPERATURE_RANGE[1]:
+            raise ValueError(f"temperature must be in {list(TEMPERATURE_RANGE)}, got {self.temperature}")
         parse_family_weights(self.family_weights)
 
     def weights(self) -> dict[str, int]:
