@@ -39,11 +39,12 @@ def option_group(name: str, options: dict[str, tuple[Any, Any]]) -> Callable[[F]
 def _show_flags_without_a_type() -> None:
     """`--json`, `--resume`, `-h`: typer 0.29 prints `<bool>` beside every flag, as if it took a
     value. Every command line of the project imports this module, so the help of all three
-    (`motionchat`, `trainer`, `motionchat-eval`) shows flags bare."""
+    (`motionchat`, `trainer`, `motionchat-eval`) shows flags bare. Typer releases without the hook
+    (the 0.12-0.2x the project accepts) print their help as they are."""
     from typer.core import TyperOption
 
-    shown = TyperOption.display_type_rich
-    if getattr(shown, "flags_bare", False):
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "flags_bare", False):
         return
 
     def display_type_rich(self, ctx):

@@ -143,3 +143,16 @@ def test_existing_output_survives_a_failed_conversion(tmp_path, walk):
 def test_version_and_help():
     assert "motionchat" in invoke("--version").output
     assert invoke("-h").exit_code == 0
+
+
+def test_help_hook_is_skipped_on_typer_releases_without_it(monkeypatch):
+    """An older typer (the device machine's image had one) lacks `display_type_rich`: importing
+    the command lines must still work, with typer's own help."""
+    from typer.core import TyperOption
+
+    from motionchat import cli_options
+
+    for owner in [c for c in TyperOption.__mro__ if "display_type_rich" in vars(c)]:
+        monkeypatch.delattr(owner, "display_type_rich")
+    cli_options._show_flags_without_a_type()
+    assert not hasattr(TyperOption, "display_type_rich")
