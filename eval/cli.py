@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from motionchat import __version__
-from motionchat.chat.session import TEMPERATURE_RANGE
+from motionchat.chat.session import MAX_GUIDANCE, TEMPERATURE_RANGE
 from motionchat.cli_options import option_group
 from motionchat.errors import friendly_errors
 from trainer.options import RUN_OPTIONS
@@ -63,7 +63,7 @@ MMSamplesOption = Annotated[int, typer.Option("--mm-samples", min=2, help="Motio
 MMPromptsOption = Annotated[int, typer.Option("--mm-prompts", min=1, help="Captions for MultiModality (protocol: 100).")]
 GuidanceOption = Annotated[
     Optional[float],
-    typer.Option("--guidance", min=0, max=20, help="Classifier-free guidance scale of the model's answers (1 = off; default: the bundle's own)."),
+    typer.Option("--guidance", min=0, max=MAX_GUIDANCE, help="Classifier-free guidance scale of the model's answers (1 = off; default: the bundle's own)."),
 ]
 TemperatureOption = Annotated[
     Optional[float],

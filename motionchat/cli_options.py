@@ -40,7 +40,7 @@ def _show_flags_without_a_type() -> None:
     """`--json`, `--resume`, `-h`: typer 0.29 prints `<bool>` beside every flag, as if it took a
     value. Every command line of the project imports this module, so the help of all three
     (`motionchat`, `trainer`, `motionchat-eval`) shows flags bare. Typer releases without the hook
-    (the 0.12-0.2x the project accepts) print their help as they are."""
+    (the GPU machine's image had one) print their help as they are."""
     from typer.core import TyperOption
 
     shown = getattr(TyperOption, "display_type_rich", None)

@@ -35,8 +35,8 @@ from rich.console import Console
 from torch import nn
 from torch.utils.data import Dataset
 
-from motionchat.chat.session import TEMPERATURE_RANGE
 from motionchat.bundle import save_bundle
+from motionchat.chat.session import MAX_GUIDANCE, TEMPERATURE_RANGE
 from motionchat.data.dataset import MotionClips
 from motionchat.data.labels import read_edits, read_labels_if_any
 from motionchat.data.synth.captions import parse_caption, write_captions
@@ -133,8 +133,8 @@ class Stage3Config:
             raise ValueError(f"judge_clips must be 0 (off) or more, got {self.judge_clips}")
         if not (self.dropout == -1 or 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be in [0, 1), or -1 to keep the model's, got {self.dropout}")
-        if not 0 <= self.guidance <= 20:
-            raise ValueError(f"guidance must be in [0, 20], got {self.guidance}")
+        if not 0 <= self.guidance <= MAX_GUIDANCE:
+            raise ValueError(f"guidance must be in [0, {MAX_GUIDANCE:g}], got {self.guidance}")
         if not TEMPERATURE_RANGE[0] <= self.temperature <= TEMPERATURE_RANGE[1]:
             raise ValueError(f"temperature must be in {list(TEMPERATURE_RANGE)}, got {self.temperature}")
         parse_family_weights(self.family_weights)
