@@ -52,13 +52,18 @@ class BundleGenerator:
 
     def __init__(self, bundle: str | Path, device: str = "cpu", guidance: float | None = None, temperature: float | None = None):
         """`guidance`, `temperature`: the classifier-free guidance scale and the sampling
-        temperature (None: the bundle's own)."""
+        temperature of every answer (None: the bundle's own, which may differ for text answers)."""
         self.bundle = load_bundle(bundle, device)
-        self.guidance = self.bundle.guidance if guidance is None else guidance
-        self.temperature = self.bundle.temperature if temperature is None else temperature
+        self._guidance, self._temperature = guidance, temperature
         self.codec = self.bundle.codec
         self.tally = AnswerTally(STAND_INS)
         self._codes: dict = {}  # motion key -> codes
+
+    def settings(self) -> dict[str, float]:
+        """The guidance and temperature of motion and of text answers, as used."""
+        motion, text = (self.bundle.sampling(1, 0, self._guidance, self._temperature, kind) for kind in ("motion", "text"))
+        return {"guidance": motion.guidance, "temperature": motion.temperature,
+                "text_guidance": text.guidance, "text_temperature": text.temperature}  # fmt: skip
 
     def _encode(self, motions: Sequence[np.ndarray]) -> list[list[int]]:
         return memoised(motions, [motion_key(m) for m in motions], self._codes, self.codec.encode_many)
@@ -78,7 +83,8 @@ class BundleGenerator:
             )
             for r in requests
         ]
-        config = self.bundle.sampling(n_samples, seed, self.guidance, self.temperature)
+        output = questions[0].family.output if questions else "motion"
+        config = self.bundle.sampling(n_samples, seed, self._guidance, self._temperature, output)
         answers = answer_questions(self.bundle.lm, questions, config)
         self.tally.count(task, [usable(a) for per_prompt in answers for a in per_prompt])
         return questions, answers

@@ -27,7 +27,8 @@ JUDGED = {
 def judge(bundle: Path, data: Path, *, clips: int = 128, split: str = "val", guidance: float | None = None,
           temperature: float | None = None, seed: int = 0) -> dict[str, float]:
     """The `JUDGED` scores (program accuracies only on the synthetic corpus, R-Precision only from
-    32 clips on), the guidance scale, the temperature and the seconds taken, of the model in `bundle` on `data`."""
+    32 clips on), the guidance scales and temperatures used (`BundleGenerator.settings`) and the
+    seconds taken, of the model in `bundle` on `data`."""
     from eval.protocols import evaluate_duration, evaluate_m2t, evaluate_t2m
     from eval.runner import Evaluation, EvaluationInputs, with_shipped_networks
 
@@ -43,5 +44,4 @@ def judge(bundle: Path, data: Path, *, clips: int = 128, split: str = "val", gui
     }
     rows = {task: result.rows["model"] for task, result in results.items()}
     scores = {name: float(rows[task][metric][0]) for name, (task, metric) in JUDGED.items() if metric in rows[task]}
-    generator = evaluation.model
-    return scores | {"guidance": generator.guidance, "temperature": generator.temperature, "seconds": round(time.perf_counter() - began, 1)}
+    return scores | evaluation.model.settings() | {"seconds": round(time.perf_counter() - began, 1)}

@@ -345,8 +345,7 @@ def run_evaluation(tasks: list[str], *, out: Path, workers: int | None = None, q
     meta = {
         "dataset": f"{data.root} ({len(data.test_indices)} of {len(data.test)} test clips)",
         "model": str(inputs.bundle) if inputs.bundle is not None else "none (baselines only)",
-        "guidance": evaluation.model.guidance if evaluation.model is not None else "-",
-        "temperature": evaluation.model.temperature if evaluation.model is not None else "-",
+        **(evaluation.model.settings() if evaluation.model is not None else {"guidance": "-", "temperature": "-"}),
         **evaluation.described_evaluator,
         "recognizer": str(inputs.recognizer) if inputs.recognizer is not None else "none",
         "repeats": inputs.repeats,

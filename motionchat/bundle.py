@@ -134,26 +134,48 @@ class Bundle:
 
     @property
     def guidance(self) -> float:
-        """The guidance scale measured best for this model (`training.guidance` in config.json;
-        1, plain decoding, when the bundle records none)."""
+        """The guidance scale measured best for this model's motion answers (`training.guidance` in
+        config.json; 1, plain decoding, when the bundle records none)."""
         return float(self.config.training.get("guidance", 1.0))
 
     @property
     def temperature(self) -> float:
-        """The sampling temperature measured best for this model (`training.temperature` in
-        config.json; 1, the model's own distribution, when the bundle records none)."""
+        """The sampling temperature measured best for this model's motion answers
+        (`training.temperature` in config.json; 1, the model's own distribution, when the bundle
+        records none)."""
         return float(self.config.training.get("temperature", 1.0))
 
+    @property
+    def text_guidance(self) -> float:
+        """The guidance scale of text answers (captions, differences, durations):
+        `training.text_guidance`, else the motion answers' own."""
+        return float(self.config.training.get("text_guidance", self.guidance))
+
+    @property
+    def text_temperature(self) -> float:
+        """The sampling temperature of text answers: `training.text_temperature`, else the motion
+        answers' own."""
+        return float(self.config.training.get("text_temperature", self.temperature))
+
     def sampling(
-        self, num_samples: int, seed: int, guidance: float | None = None, temperature: float | None = None
+        self,
+        num_samples: int,
+        seed: int,
+        guidance: float | None = None,
+        temperature: float | None = None,
+        output: str = "motion",
     ) -> DecodingConfig:
-        """How chat and evaluation answer with this model: seeded top-k (50) sampling at its
-        temperature and guidance (either given: that value instead). Always sampled: greedy
-        decoding of a small model tends to repeat one motion code instead of ending the motion."""
+        """How chat and evaluation answer with this model: seeded top-k (50) sampling at the
+        temperature and guidance of its `output` answers ("motion" or "text"; either given: that
+        value instead). Always sampled: greedy decoding of a small model tends to repeat one motion
+        code instead of ending the motion."""
         from motionchat.lm.generation import DecodingConfig
 
-        guidance = self.guidance if guidance is None else guidance
-        temperature = self.temperature if temperature is None else temperature
+        text = output == "text"
+        if guidance is None:
+            guidance = self.text_guidance if text else self.guidance
+        if temperature is None:
+            temperature = self.text_temperature if text else self.temperature
         return DecodingConfig(
             do_sample=True, top_k=50, temperature=temperature, num_samples=num_samples, seed=seed, guidance=guidance
         )

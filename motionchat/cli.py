@@ -54,11 +54,11 @@ ENGINE_OPTIONS = {
     "samples": (Annotated[int, typer.Option("--samples", min=1, max=16, help="Motions (or captions) per request.")], 1),
     "seed": (Annotated[Optional[int], typer.Option("--seed", min=0, help="Sampling seed; same seed, same answers.")], None),
     "guidance": (
-        Annotated[Optional[float], typer.Option("--guidance", help="Classifier-free guidance scale (1 = off; higher follows the request more).")],
+        Annotated[Optional[float], typer.Option("--guidance", help="Classifier-free guidance scale (1 = off; higher follows the request more; default: the model's own, one for motions and one for text answers).")],
         None,
     ),
     "temperature": (
-        Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (lower keeps to likelier answers; default: the model's own).")],
+        Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (lower keeps to likelier answers; default: the model's own, one for motions and one for text answers).")],
         None,
     ),
     "raw": (Annotated[bool, typer.Option("--raw", help="Keep generated motions as decoded: no skeleton clean-up (rigid bones, planted feet).")], False),

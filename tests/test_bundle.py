@@ -68,6 +68,18 @@ def test_sampling_follows_the_settings_the_bundle_records(tmp_path):
     tuned = load_bundle(tmp_path / "tuned")
     assert (tuned.sampling(1, 0).temperature, tuned.sampling(1, 0).guidance) == (0.6, 2.0)
     assert tuned.sampling(1, 0, guidance=3.0).guidance == 3.0
+    # Text answers keep the motion settings unless the bundle records their own.
+    assert (tuned.sampling(1, 0, output="text").temperature, tuned.sampling(1, 0, output="text").guidance) == (0.6, 2.0)
+
+
+def test_text_answers_follow_their_own_recorded_settings_unless_the_user_sets_one(tmp_path):
+    training = {"guidance": 2, "temperature": 0.6, "text_guidance": 1, "text_temperature": 0.1}
+    save_bundle(tmp_path / "b", card="# t\n", presets={}, training=training, **random_parts())
+    bundle = load_bundle(tmp_path / "b")
+    text, motion = bundle.sampling(2, 0, output="text"), bundle.sampling(2, 0, output="motion")
+    assert (text.temperature, text.guidance, motion.temperature, motion.guidance) == (0.1, 1.0, 0.6, 2.0)
+    chosen = bundle.sampling(2, 0, guidance=3.0, temperature=0.8, output="text")
+    assert (chosen.temperature, chosen.guidance) == (0.8, 3.0)
 
 
 def test_saving_again_replaces_the_bundle_whole_and_a_failed_save_changes_nothing(tmp_path):

@@ -99,6 +99,9 @@ class Stage3Config:
         temperature: the sampling temperature the bundle answers with by default, and the judge's
             (the tiny preset's 0.6: the judge's text-to-motion and caption scores at 0.4-1.0,
             README "Sampling temperature").
+        text_guidance, text_temperature: the same for text answers (captions, differences,
+            durations): the tiny preset's 1 and 0.1, by the judge's captions at 0.1-1.0 and guidance
+            1-3 (README "Sampling temperature").
         judge_clips: at each periodic evaluation and at the end, ask a snapshot of the model about
             this many validation clips with `motionchat-eval judge` (text-to-motion R-Precision and
             program accuracy, caption program accuracy, durations; needs the evaluation networks,
@@ -117,6 +120,8 @@ class Stage3Config:
     dropout: float = -1.0
     guidance: float = 1.0
     temperature: float = 1.0
+    text_guidance: float = 1.0
+    text_temperature: float = 1.0
     judge_clips: int = 0
     val_examples: int = 256
     gap_examples: int = 32
@@ -133,10 +138,12 @@ class Stage3Config:
             raise ValueError(f"judge_clips must be 0 (off) or more, got {self.judge_clips}")
         if not (self.dropout == -1 or 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be in [0, 1), or -1 to keep the model's, got {self.dropout}")
-        if not 0 <= self.guidance <= MAX_GUIDANCE:
-            raise ValueError(f"guidance must be in [0, {MAX_GUIDANCE:g}], got {self.guidance}")
-        if not TEMPERATURE_RANGE[0] <= self.temperature <= TEMPERATURE_RANGE[1]:
-            raise ValueError(f"temperature must be in {list(TEMPERATURE_RANGE)}, got {self.temperature}")
+        for name in ("guidance", "text_guidance"):
+            if not 0 <= getattr(self, name) <= MAX_GUIDANCE:
+                raise ValueError(f"{name} must be in [0, {MAX_GUIDANCE:g}], got {getattr(self, name)}")
+        for name in ("temperature", "text_temperature"):
+            if not TEMPERATURE_RANGE[0] <= getattr(self, name) <= TEMPERATURE_RANGE[1]:
+                raise ValueError(f"{name} must be in {list(TEMPERATURE_RANGE)}, got {getattr(self, name)}")
         parse_family_weights(self.family_weights)
 
     def weights(self) -> dict[str, int]:
@@ -174,7 +181,7 @@ STAGE3_PRESETS: dict[str, Stage3Config] = {
         train=TrainConfig(steps=2000, batch_size=32, lr=1e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.05,
                           weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500, group_batches=16),
         family_weights="t2m=3,t2m_length=2,m2t=2,compose=2,edit=2,diff=2",
-        corruption_tau=0.3, condition_dropout=0.1, dropout=0.0, guidance=2.0, temperature=0.6,
+        corruption_tau=0.3, condition_dropout=0.1, dropout=0.0, guidance=2.0, temperature=0.6, text_guidance=1.0, text_temperature=0.1,
         judge_clips=128, val_examples=128,
     ),  # fmt: skip
     # MotionGPT-like instruction tuning of the pretrained backbone on GPUs.
@@ -187,6 +194,8 @@ STAGE3_PRESETS: dict[str, Stage3Config] = {
 
 
 JUDGE_DIR = "judge"
+# How the bundle answers by default (its config.json's training record), and what the judge used.
+DECODING_SETTINGS = ("guidance", "temperature", "text_guidance", "text_temperature")
 
 
 def run_judge(bundle: Path, data: Path, clips: int, out: Path) -> dict[str, float]:
@@ -507,7 +516,7 @@ class InstructStage:
     def judge(self, bundle: Path) -> dict[str, float]:
         """`judge_*` scores of `bundle` by `motionchat-eval judge` ({} with a warning if it fails)."""
         scores = run_judge(bundle, self.data_dir, self.cfg.judge_clips, self.run_dir / JUDGE_DIR / "judge.json")
-        return {f"judge_{name}": value for name, value in scores.items() if name not in ("guidance", "temperature")}
+        return {f"judge_{name}": value for name, value in scores.items() if name not in DECODING_SETTINGS}
 
     def save(self, model: nn.Module, bundle: Path, card: str, training: dict) -> None:
         """Write `model` as a bundle (with the tagged templates when the run tags its prompts)."""
@@ -517,7 +526,7 @@ class InstructStage:
         presets = {stage: str(record.get("preset")) for stage, record in training.items() if isinstance(record, dict)}
         save_bundle(
             bundle, vq=self.codec.vq, normalizer=self.codec.normalizer, lm=LanguageModel(model, self.lm.tokenizer, self.lm.vocab),
-            skeleton=self.skeleton, card=card, presets=presets, training={**training, "guidance": self.cfg.guidance, "temperature": self.cfg.temperature}, templates_dir=templates,
+            skeleton=self.skeleton, card=card, presets=presets, training={**training, **{name: getattr(self.cfg, name) for name in DECODING_SETTINGS}}, templates_dir=templates,
         )  # fmt: skip
 
     def prompt_gaps(self, model: nn.Module, dataset: InstructionExamples) -> dict[str, float]:

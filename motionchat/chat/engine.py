@@ -203,15 +203,20 @@ class Engine:
     def _generate(self, prepared: dict[int, _Prepared], replies: list[Reply], stems: list[str | None]) -> None:
         from motionchat.threads import compute_threads, threads_for
 
-        bundle = self.bundle
-        samples = self.session.samples
-        config = bundle.sampling(samples, self.session.seed or 0, self.session.guidance, self.session.temperature)
-        order = list(prepared)
-        with compute_threads(threads_for(len(order) * samples)):  # one for a chat request
-            answers = answer_questions(bundle.lm, [prepared[i].question for i in order], config)
+        bundle, session = self.bundle, self.session
+        samples = session.samples
+        answers: dict[int, list] = {}
+        for output in ("motion", "text"):  # each kind at its own temperature and guidance
+            order = [i for i, item in prepared.items() if item.question.family.output == output]
+            if not order:
+                continue
+            config = bundle.sampling(samples, session.seed or 0, session.guidance, session.temperature, output)
+            with compute_threads(threads_for(len(order) * samples)):  # one for a chat request
+                answers |= zip(order, answer_questions(bundle.lm, [prepared[i].question for i in order], config))
         if hasattr(bundle.lm.model, "release_fused"):  # not held while previews are drawn, nor between requests
             bundle.lm.model.release_fused()
-        for i, per_sample in zip(order, answers):
+        for i in prepared:
+            per_sample = answers[i]
             item, reply = prepared[i], replies[i]
             for k, answer in enumerate(per_sample):
                 label = f"sample {k + 1}: " if samples > 1 else ""

@@ -43,3 +43,28 @@ def test_ask_with_a_temperature_on_the_shipped_model(tmp_path):
     assert cool.exit_code == 0 and json.loads(cool.stdout.splitlines()[-1])["ok"], cool.output
     bad = runner.invoke(app, [*args, "--temperature", "-1"])
     assert bad.exit_code == 2 and "temperature must be between" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_script_answers_motion_and_text_lines_each_at_the_bundles_own_settings(tmp_path, tiny_corpus, monkeypatch):
+    import numpy as np
+
+    import motionchat.chat.engine as engine
+    from random_bundle import save_random_bundle
+
+    training = {"guidance": 2.0, "temperature": 0.6, "text_guidance": 1.0, "text_temperature": 0.1}
+    bundle = save_random_bundle(tmp_path / "bundle", training=training)
+    clip = tmp_path / "clip.npy"
+    np.save(clip, np.load(sorted((tiny_corpus / "new_joints").glob("*.npy"))[0]))
+    used = []
+
+    def recording(lm, questions, config):
+        used.append(({q.family.output for q in questions}, config.temperature, config.guidance))
+        return real(lm, questions, config)
+
+    real = engine.answer_questions
+    monkeypatch.setattr(engine, "answer_questions", recording)
+    script = tmp_path / "script.txt"
+    script.write_text(f"a person jumps in place\ncaption {clip}\n")
+    result = runner.invoke(app, ["run", str(script), "--bundle", str(bundle), "--out", str(tmp_path / "out"), "--format", "none"])
+    assert "Traceback" not in result.output, result.output
+    assert sorted(used, key=str) == sorted([({"motion"}, 0.6, 2.0), ({"text"}, 0.1, 1.0)], key=str)
