@@ -50,20 +50,25 @@ class BundleGenerator:
     tasks = ("t2m", "m2t", "predict", "inbetween", "edit", "diff", "duration")
     samples_differ = True
 
-    def __init__(self, bundle: str | Path, device: str = "cpu", guidance: float | None = None, temperature: float | None = None):
+    def __init__(self, bundle: str | Path, device: str = "cpu", guidance: float | None = None, temperature: float | None = None,
+                 best_of: int | None = None):  # fmt: skip
         """`guidance`, `temperature`: the classifier-free guidance scale and the sampling
-        temperature of every answer (None: the bundle's own, which may differ for text answers)."""
+        temperature of every answer (None: the bundle's own, which may differ for text answers);
+        `best_of`: motions drawn per text-to-motion answer (None: the bundle's own)."""
         self.bundle = load_bundle(bundle, device)
-        self._guidance, self._temperature = guidance, temperature
+        self._guidance, self._temperature, self._best_of = guidance, temperature, best_of
         self.codec = self.bundle.codec
         self.tally = AnswerTally(STAND_INS)
         self._codes: dict = {}  # motion key -> codes
 
     def settings(self) -> dict[str, float]:
-        """The guidance and temperature of motion and of text answers, as used."""
-        motion, text = (self.bundle.sampling(1, 0, self._guidance, self._temperature, kind) for kind in ("motion", "text"))
+        """The guidance and temperature of motion and of text answers, and best-of, as used."""
+        motion, text = (self._config(1, 0, kind) for kind in ("motion", "text"))
         return {"guidance": motion.guidance, "temperature": motion.temperature,
-                "text_guidance": text.guidance, "text_temperature": text.temperature}  # fmt: skip
+                "text_guidance": text.guidance, "text_temperature": text.temperature, "best_of": motion.best_of}  # fmt: skip
+
+    def _config(self, n_samples: int, seed: int, output: str):
+        return self.bundle.sampling(n_samples, seed, self._guidance, self._temperature, output, self._best_of)
 
     def _encode(self, motions: Sequence[np.ndarray]) -> list[list[int]]:
         return memoised(motions, [motion_key(m) for m in motions], self._codes, self.codec.encode_many)
@@ -84,7 +89,7 @@ class BundleGenerator:
             for r in requests
         ]
         output = questions[0].family.output if questions else "motion"
-        config = self.bundle.sampling(n_samples, seed, self._guidance, self._temperature, output)
+        config = self._config(n_samples, seed, output)
         answers = answer_questions(self.bundle.lm, questions, config)
         self.tally.count(task, [usable(a) for per_prompt in answers for a in per_prompt])
         return questions, answers

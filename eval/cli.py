@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from motionchat import __version__
-from motionchat.chat.session import MAX_GUIDANCE, TEMPERATURE_RANGE
+from motionchat.chat.session import MAX_BEST_OF, MAX_GUIDANCE, TEMPERATURE_RANGE
 from motionchat.cli_options import option_group
 from motionchat.errors import friendly_errors
 from trainer.options import RUN_OPTIONS
@@ -69,6 +69,10 @@ TemperatureOption = Annotated[
     Optional[float],
     typer.Option("--temperature", min=TEMPERATURE_RANGE[0], max=TEMPERATURE_RANGE[1], help="Sampling temperature of the model's answers (default: the bundle's own, else 1)."),
 ]
+BestOfOption = Annotated[
+    Optional[int],
+    typer.Option("--best-of", min=1, max=MAX_BEST_OF, help="Motions drawn per text-to-motion answer, keeping the one the model captions back likeliest as the request (1 = off; default: the bundle's own)."),
+]
 DeviceOption = Annotated[str, typer.Option("--device", help="torch device for the networks (cpu, cuda, cuda:1, ...).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 TrainOutOption = Annotated[Path, typer.Option("--out", help="Run folder: config, checkpoints, metrics and the trained network.")]
@@ -90,6 +94,7 @@ EVALUATION_OPTIONS: dict[str, tuple[Any, Any]] = {
     "mm_prompts": (MMPromptsOption, 100),
     "guidance": (GuidanceOption, None),
     "temperature": (TemperatureOption, None),
+    "best_of": (BestOfOption, None),
     "device": (DeviceOption, "cpu"),
     "quiet": (QuietOption, False),
 }
@@ -208,6 +213,7 @@ def judge_command(
     split: Annotated[str, typer.Option("--split", help="The split asked about: val (during training) or test.")] = "val",
     guidance: GuidanceOption = None,
     temperature: TemperatureOption = None,
+    best_of: BestOfOption = None,
     seed: SeedOption = 0,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the scores to this JSON file.")] = None,
 ) -> None:
@@ -221,7 +227,7 @@ def judge_command(
     from eval.judge import judge
     from motionchat.fileio import atomic_write_text
 
-    scores = judge(bundle, data, clips=clips, split=split, guidance=guidance, temperature=temperature, seed=seed)
+    scores = judge(bundle, data, clips=clips, split=split, guidance=guidance, temperature=temperature, best_of=best_of, seed=seed)
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(scores, indent=2) + "\n")
     Console(soft_wrap=True).print(", ".join(f"{name} {value:.3f}" if isinstance(value, float) else f"{name} {value}" for name, value in scores.items()))
@@ -253,7 +259,7 @@ def tokenizer_command(data: DataOption, out: ReportOption, *, options: dict[str,
     "options",
     _options(
         ("bundle", "evaluator", "recognizer", "vq", *GUO_OPTIONS, "repeats", "limit", "seed", "mm_samples", "mm_prompts", "guidance", "temperature",
-         "device", "workers", "quiet"),
+         "best_of", "device", "workers", "quiet"),
         vq=(Annotated[Optional[Path], typer.Option("--vq", help="Also evaluate this tokenizer (a bundle's own is used by default).")], None),
         workers=(
             Annotated[Optional[int], typer.Option("--workers", min=1, help="Processes to spread the tasks over, each with its own copy "

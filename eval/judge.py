@@ -25,7 +25,7 @@ JUDGED = {
 
 
 def judge(bundle: Path, data: Path, *, clips: int = 128, split: str = "val", guidance: float | None = None,
-          temperature: float | None = None, seed: int = 0) -> dict[str, float]:
+          temperature: float | None = None, best_of: int | None = None, seed: int = 0) -> dict[str, float]:
     """The `JUDGED` scores (program accuracies only on the synthetic corpus, R-Precision only from
     32 clips on), the guidance scales and temperatures used (`BundleGenerator.settings`) and the
     seconds taken, of the model in `bundle` on `data`."""
@@ -34,7 +34,7 @@ def judge(bundle: Path, data: Path, *, clips: int = 128, split: str = "val", gui
 
     began = time.perf_counter()
     inputs = EvaluationInputs(data=Path(data), bundle=Path(bundle), repeats=1, limit=clips, seed=seed, guidance=guidance,
-                              temperature=temperature, split=split, mm_prompts=0)
+                              temperature=temperature, best_of=best_of, split=split, mm_prompts=0)
     evaluation = Evaluation(sorted({task for task, _ in JUDGED.values()}), with_shipped_networks(inputs))
     model, data_, embedder, cfg = [evaluation.model], evaluation.data, evaluation.embedder, evaluation.cfg
     results = {

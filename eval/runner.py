@@ -59,6 +59,7 @@ class EvaluationInputs:
     mm_prompts: int = 100
     guidance: float | None = None  # None: the bundle's own (its config.json)
     temperature: float | None = None  # None: the bundle's own (its config.json)
+    best_of: int | None = None  # None: the bundle's own (its config.json)
     device: str = "cpu"
     split: str = "test"
 
@@ -108,7 +109,7 @@ def _embedder(inputs: EvaluationInputs):
     return load_evaluator(inputs.evaluator, inputs.device), described
 
 
-def _model_generator(bundle: Path, device: str, guidance: float | None, temperature: float | None):
+def _model_generator(bundle: Path, device: str, guidance: float | None, temperature: float | None, best_of: int | None):
     """The Generator over a trained model bundle (eval.bundle_generator, written with the bundle)."""
     try:
         from eval.bundle_generator import BundleGenerator
@@ -116,7 +117,7 @@ def _model_generator(bundle: Path, device: str, guidance: float | None, temperat
         raise MotionchatError(
             f"{bundle}: this build cannot run model bundles yet (no eval.bundle_generator); evaluate the baselines without --bundle"
         ) from None
-    return BundleGenerator(bundle, device=device, guidance=guidance, temperature=temperature)
+    return BundleGenerator(bundle, device=device, guidance=guidance, temperature=temperature, best_of=best_of)
 
 
 def _vq_and_stats(vq_path: Path, stats: Path | None, device: str):
@@ -156,7 +157,7 @@ class Evaluation:
         self.recognizer = CachedRecognizer(load_recognizer(inputs.recognizer, inputs.device)) if inputs.recognizer is not None else None
         if self.recognizer is not None and self.data.programs is None:
             raise MotionchatError(f"{inputs.data}: no labels.jsonl, so no programs to check; drop --recognizer for this dataset")
-        self.model = _model_generator(inputs.bundle, inputs.device, inputs.guidance, inputs.temperature) if inputs.bundle is not None else None
+        self.model = _model_generator(inputs.bundle, inputs.device, inputs.guidance, inputs.temperature, inputs.best_of) if inputs.bundle is not None else None
         if "prompt_gap" in tasks and inputs.bundle is None:
             raise MotionchatError("`prompt_gap` needs --bundle (the model whose reading of its prompt is measured)")
         self.tokenizer = None

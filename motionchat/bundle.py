@@ -157,6 +157,12 @@ class Bundle:
         answers' own."""
         return float(self.config.training.get("text_temperature", self.temperature))
 
+    @property
+    def best_of(self) -> int:
+        """Samples drawn for each text->motion answer, of which the one the model captions back
+        likeliest as the request is kept (`training.best_of`; 1, off, when the bundle records none)."""
+        return int(self.config.training.get("best_of", 1))
+
     def sampling(
         self,
         num_samples: int,
@@ -164,11 +170,12 @@ class Bundle:
         guidance: float | None = None,
         temperature: float | None = None,
         output: str = "motion",
+        best_of: int | None = None,
     ) -> DecodingConfig:
         """How chat and evaluation answer with this model: seeded top-k (50) sampling at the
-        temperature and guidance of its `output` answers ("motion" or "text"; either given: that
-        value instead). Always sampled: greedy decoding of a small model tends to repeat one motion
-        code instead of ending the motion."""
+        temperature and guidance of its `output` answers ("motion" or "text"), best of its
+        `best_of` samples for text->motion (any of them given: that value instead). Always sampled:
+        greedy decoding of a small model tends to repeat one motion code instead of ending the motion."""
         from motionchat.lm.generation import DecodingConfig
 
         text = output == "text"
@@ -177,8 +184,9 @@ class Bundle:
         if temperature is None:
             temperature = self.text_temperature if text else self.temperature
         return DecodingConfig(
-            do_sample=True, top_k=50, temperature=temperature, num_samples=num_samples, seed=seed, guidance=guidance
-        )
+            do_sample=True, top_k=50, temperature=temperature, num_samples=num_samples, seed=seed, guidance=guidance,
+            best_of=self.best_of if best_of is None else best_of,
+        )  # fmt: skip
 
     @property
     def codec(self) -> MotionCodec:

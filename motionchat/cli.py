@@ -61,6 +61,10 @@ ENGINE_OPTIONS = {
         Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (lower keeps to likelier answers; default: the model's own, one for motions and one for text answers).")],
         None,
     ),
+    "best_of": (
+        Annotated[Optional[int], typer.Option("--best-of", help="Motions drawn per text-to-motion answer; the one the model reads back likeliest as the request is kept (1 = off; default: the model's own).")],
+        None,
+    ),
     "raw": (Annotated[bool, typer.Option("--raw", help="Keep generated motions as decoded: no skeleton clean-up (rigid bones, planted feet).")], False),
 }
 
@@ -82,12 +86,14 @@ def main(
 
 def _engine(
     bundle: Path | None, out: Path, output_format: str, samples: int, seed: int | None, guidance: float | None,
-    temperature: float | None, raw: bool,
+    temperature: float | None, best_of: int | None, raw: bool,
 ):  # fmt: skip
     from motionchat.chat.engine import Engine
-    from motionchat.chat.session import Session, guidance_scale, sampling_temperature
+    from motionchat.chat.session import Session, best_of_count, guidance_scale, sampling_temperature
 
     session = Session(out_dir=out, samples=samples, seed=seed)
+    if best_of is not None:
+        session.best_of = best_of_count(best_of)
     if guidance is not None:
         session.guidance = guidance_scale(guidance)
     if temperature is not None:

@@ -36,7 +36,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from motionchat.bundle import save_bundle
-from motionchat.chat.session import MAX_GUIDANCE, TEMPERATURE_RANGE
+from motionchat.chat.session import MAX_BEST_OF, MAX_GUIDANCE, TEMPERATURE_RANGE
 from motionchat.data.dataset import MotionClips
 from motionchat.data.labels import read_edits, read_labels_if_any
 from motionchat.data.synth.captions import parse_caption, write_captions
@@ -102,6 +102,9 @@ class Stage3Config:
         text_guidance, text_temperature: the same for text answers (captions, differences,
             durations): the tiny preset's 1 and 0.1, by the judge's captions at 0.1-1.0 and guidance
             1-3 (README "Sampling temperature").
+        best_of: motions drawn for each text->motion answer, of which the bundle keeps the one it
+            captions back likeliest as the request (1: off; the tiny preset's 8: judge R-Precision
+            top-3 0.80 -> 0.89, README "Best of several motions").
         judge_clips: at each periodic evaluation and at the end, ask a snapshot of the model about
             this many validation clips with `motionchat-eval judge` (text-to-motion R-Precision and
             program accuracy, caption program accuracy, durations; needs the evaluation networks,
@@ -122,6 +125,7 @@ class Stage3Config:
     temperature: float = 1.0
     text_guidance: float = 1.0
     text_temperature: float = 1.0
+    best_of: int = 1
     judge_clips: int = 0
     val_examples: int = 256
     gap_examples: int = 32
@@ -141,6 +145,8 @@ class Stage3Config:
         for name in ("guidance", "text_guidance"):
             if not 0 <= getattr(self, name) <= MAX_GUIDANCE:
                 raise ValueError(f"{name} must be in [0, {MAX_GUIDANCE:g}], got {getattr(self, name)}")
+        if not 1 <= self.best_of <= MAX_BEST_OF:
+            raise ValueError(f"best_of must be in [1, {MAX_BEST_OF}], got {self.best_of}")
         for name in ("temperature", "text_temperature"):
             if not TEMPERATURE_RANGE[0] <= getattr(self, name) <= TEMPERATURE_RANGE[1]:
                 raise ValueError(f"{name} must be in {list(TEMPERATURE_RANGE)}, got {getattr(self, name)}")
@@ -181,7 +187,7 @@ STAGE3_PRESETS: dict[str, Stage3Config] = {
         train=TrainConfig(steps=2000, batch_size=32, lr=1e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.05,
                           weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500, group_batches=16),
         family_weights="t2m=3,t2m_length=2,m2t=2,compose=2,edit=2,diff=2",
-        corruption_tau=0.3, condition_dropout=0.1, dropout=0.0, guidance=2.0, temperature=0.6, text_guidance=1.0, text_temperature=0.1,
+        corruption_tau=0.3, condition_dropout=0.1, dropout=0.0, guidance=2.0, temperature=0.6, text_guidance=1.0, text_temperature=0.1, best_of=8,
         judge_clips=128, val_examples=128,
     ),  # fmt: skip
     # MotionGPT-like instruction tuning of the pretrained backbone on GPUs.
@@ -195,7 +201,7 @@ STAGE3_PRESETS: dict[str, Stage3Config] = {
 
 JUDGE_DIR = "judge"
 # How the bundle answers by default (its config.json's training record), and what the judge used.
-DECODING_SETTINGS = ("guidance", "temperature", "text_guidance", "text_temperature")
+DECODING_SETTINGS = ("guidance", "temperature", "text_guidance", "text_temperature", "best_of")
 
 
 def run_judge(bundle: Path, data: Path, clips: int, out: Path) -> dict[str, float]:

@@ -210,7 +210,7 @@ class Engine:
             order = [i for i, item in prepared.items() if item.question.family.output == output]
             if not order:
                 continue
-            config = bundle.sampling(samples, session.seed or 0, session.guidance, session.temperature, output)
+            config = bundle.sampling(samples, session.seed or 0, session.guidance, session.temperature, output, session.best_of)
             with compute_threads(threads_for(len(order) * samples)):  # one for a chat request
                 answers |= zip(order, answer_questions(bundle.lm, [prepared[i].question for i in order], config))
         if hasattr(bundle.lm.model, "release_fused"):  # not held while previews are drawn, nor between requests

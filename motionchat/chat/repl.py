@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from motionchat.chat.engine import Engine
 from motionchat.chat.replies import show_reply
-from motionchat.chat.session import guidance_scale, sampling_temperature
+from motionchat.chat.session import best_of_count, guidance_scale, sampling_temperature
 from motionchat.errors import MotionchatError
 from motionchat.motion.timing import frames_to_seconds
 from motionchat.tasks.routing import HELP_TEXT
@@ -38,6 +38,7 @@ COMMANDS = {
     "/seed N": "sampling seed (same seed, same answers)",
     "/guidance S": "classifier-free guidance scale (1 = off; higher follows the request more)",
     "/temperature T": "sampling temperature (lower keeps to likelier answers)",
+    "/bestof K": "motions drawn per text-to-motion answer, keeping the one the model reads back best (1 = off)",
     "/verbose": "show (or stop showing) the description the model gets",
     "/actions": "the actions this model has seen in training",
     "/clear": "forget the session's motions",
@@ -112,7 +113,7 @@ class Repl:
         self.handlers: dict[str, Callable[[list[str]], bool | None]] = {
             "/help": self._help, "/open": self._open, "/list": self._list, "/save": self._save,
             "/render": self._render, "/play": self._play, "/bundle": self._bundle,
-            "/samples": self._samples, "/seed": self._seed, "/guidance": self._guidance, "/temperature": self._temperature, "/verbose": self._verbose,
+            "/samples": self._samples, "/seed": self._seed, "/guidance": self._guidance, "/temperature": self._temperature, "/bestof": self._best_of, "/verbose": self._verbose,
             "/actions": self._actions, "/clear": self._clear, "/quit": self._quit,
             "/exit": self._quit,
         }
@@ -233,6 +234,10 @@ class Repl:
     def _temperature(self, args: list[str]) -> None:
         self.engine.session.temperature = sampling_temperature(_one(args, "/temperature T"))
         self.console.print(f"temperature {self.engine.session.temperature:g}")
+
+    def _best_of(self, args: list[str]) -> None:
+        self.engine.session.best_of = best_of_count(_one(args, "/bestof K"))
+        self.console.print(f"best of {self.engine.session.best_of} motion(s) per text-to-motion answer")
 
     def _verbose(self, args: list[str]) -> None:
         self.verbose = not self.verbose

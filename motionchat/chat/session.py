@@ -20,6 +20,7 @@ from motionchat.tasks.routing import LAST, PREVIOUS
 
 MAX_GUIDANCE = 20.0
 TEMPERATURE_RANGE = (0.05, 5.0)
+MAX_BEST_OF = 32  # motions drawn per text->motion answer, at most (best-of sampling)
 
 
 def guidance_scale(text: str | float) -> float:
@@ -43,6 +44,17 @@ def sampling_temperature(text: str | float) -> float:
     if not low <= value <= high:  # also refuses nan
         raise MotionchatError(f"temperature must be between {low:g} and {high:g} (lower keeps to likelier answers), not {text}")
     return value
+
+
+def best_of_count(text: str | int) -> int:
+    """Motions to draw per text->motion answer, given by the user, checked (1 is off)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise MotionchatError(f"best-of must be a whole number such as 1 (off) or 8, not '{text}'") from None
+    if not 1 <= count <= MAX_BEST_OF:
+        raise MotionchatError(f"best-of must be between 1 (off) and {MAX_BEST_OF}, not {text}")
+    return count
 
 
 @dataclass
@@ -70,6 +82,7 @@ class Session:
     seed: int | None = None
     guidance: float | None = None  # classifier-free guidance; None: the bundle's own (`Bundle.guidance`)
     temperature: float | None = None  # sampling temperature; None: the bundle's own (`Bundle.temperature`)
+    best_of: int | None = None  # motions drawn per text->motion answer; None: the bundle's own (`Bundle.best_of`)
     motions: list[SessionMotion] = field(default_factory=list)
     interactive: bool = False  # the REPL: hints may name its slash commands
     _counter: int = 0

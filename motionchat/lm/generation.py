@@ -60,6 +60,9 @@ class DecodingConfig:
         hold_durations: answers of families whose answer is a duration keep to the family's
             answer templates token by token (`tasks.answer_grammar`), so they always state one;
             False leaves them free (they may then state none).
+        best_of: `tasks.answering.answer_questions` draws this many samples for each answer to a
+            text->motion request and keeps the one the model reads back as the request's caption
+            likeliest (1: off). `generate` itself answers `num_samples` times regardless.
     """
 
     do_sample: bool = False
@@ -75,6 +78,7 @@ class DecodingConfig:
     guidance: float = 1.0
     greedy_end: str = "median"
     hold_durations: bool = True
+    best_of: int = 1
 
     def __post_init__(self):
         problems = []
@@ -88,6 +92,8 @@ class DecodingConfig:
             problems.append(f"top_p must be in (0, 1], got {self.top_p}")
         if self.num_samples < 1:
             problems.append(f"num_samples must be >= 1, got {self.num_samples}")
+        if self.best_of < 1 or (self.best_of > 1 and not self.do_sample):
+            problems.append(f"best_of must be 1, or more with sampling, got {self.best_of}")
         if self.greedy_end not in GREEDY_ENDS:
             problems.append(f"greedy_end must be one of {', '.join(GREEDY_ENDS)}, got {self.greedy_end!r}")
         if self.num_samples > 1 and not self.do_sample:

@@ -14,13 +14,14 @@ and the kind of stage-3 example it learns from.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from motionchat.errors import MotionchatError
 from motionchat.motion.timing import FRAMES_PER_CODE, HUMANML3D_FPS, MAX_FRAMES, codes_to_frames, frames_to_codes
-from motionchat.tasks.examples import TaskValues, build_prompt, known_frames
+from motionchat.tasks.examples import TaskValues, build_prompt, build_target, known_frames
 from motionchat.tasks.families import Family
 
 if TYPE_CHECKING:
@@ -54,6 +55,15 @@ class TaskRequest:
 
 
 @dataclass(frozen=True)
+class CaptionCheck:
+    """A motion answer is checked by how likely `reader` (the model's `m2t` family) finds
+    `caption` for it."""
+
+    caption: str
+    reader: Family
+
+
+@dataclass(frozen=True)
 class Question:
     """A request as the model reads it, and how its answer is to be generated and decoded.
 
@@ -67,6 +77,8 @@ class Question:
             the model chooses (inbetween: the given start and end); () holds nothing.
         frames_per_code: the tokenizer's down-sampling the question was prepared for.
         fps: the frame rate durations are stated at (seconds <-> frames).
+        check: what best-of sampling reads a motion answer back against (`CHECKED_BY_CAPTION`
+            families of a model that captions); None where answers are not checked.
     """
 
     family: Family
@@ -77,6 +89,7 @@ class Question:
     frames_per_code: int = FRAMES_PER_CODE
     fps: float = HUMANML3D_FPS
     held_codes: tuple[int | None, ...] = ()
+    check: CaptionCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,11 @@ class TaskSpec:
     examples: Literal["clip", "pair", "predict", "inbetween", "compose"]
     continues_input: bool = False
     holds_ends: bool = False
+
+
+# Families whose motion answers best-of sampling can check: the model captions them back (`m2t`)
+# and the one it finds the request's caption likeliest for is kept.
+CHECKED_BY_CAPTION = frozenset({"t2m", "t2m_length"})
 
 
 def max_input_codes(frames_per_code: int) -> int:
@@ -230,7 +248,10 @@ def prepare(
         limits = (frames, frames)
     prompt = build_prompt(family, values, rng, codebook_size=codebook_size, fps=fps)
     answer_frames = frames if family.output == "motion" else None
-    return Question(family, prompt, limits, prefix, answer_frames, frames_per_code, fps, held)
+    check = None
+    if request.family in CHECKED_BY_CAPTION and request.caption and "m2t" in families:
+        check = CaptionCheck(request.caption, families["m2t"])
+    return Question(family, prompt, limits, prefix, answer_frames, frames_per_code, fps, held, check)
 
 
 def held_ends(start: Sequence[int], end: Sequence[int], total: int) -> tuple[int | None, ...]:
@@ -256,14 +277,58 @@ def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: D
     constrained to its family's output type and frame limits (and a duration family's answer to
     its templates, see `DecodingConfig.hold_durations`); answers[question][sample].
 
+    With `config.best_of` k > 1, a question with a `check` is answered k times as often and keeps
+    the answers whose motions the model captions back likeliest as the request's caption
+    (`best_answers`); in order of that likelihood.
+
     `generate` still turns frame limits into codes at `timing.FRAMES_PER_CODE`; a model whose
     tokenizer has another rate is refused here rather than given limits it would miscount."""
+    for rate in {q.frames_per_code for q in questions}:
+        check_generation_rate(rate)
+    checked = [i for i, q in enumerate(questions) if q.check is not None] if config.best_of > 1 else []
+    if not checked:
+        return _answer(lm, questions, config)
+    plain = [i for i in range(len(questions)) if i not in set(checked)]
+    answers: list[list[Answer]] = [[] for _ in questions]
+    if plain:
+        for i, given in zip(plain, _answer(lm, [questions[i] for i in plain], config)):
+            answers[i] = given
+    many = replace(config, num_samples=config.num_samples * config.best_of)
+    for i, candidates in zip(checked, _answer(lm, [questions[i] for i in checked], many)):
+        answers[i] = best_answers(lm, questions[i], candidates, config.num_samples)
+    return answers
+
+
+def best_answers(lm: LanguageModel, question: Question, candidates: Sequence[Answer], keep: int) -> list[Answer]:
+    """The `keep` candidates whose motions make the question's caption likeliest when the model
+    describes them (`question.check`), best first; malformed ones last. Every candidate is read
+    with the same instruction and answer template, so only the motion differs."""
+    from motionchat.lm.scoring import answer_log_likelihoods
+
+    check = question.check
+    if check is None:
+        raise ValueError(f"a {question.family.id} question has no caption to check its answers against")
+    usable = [k for k, a in enumerate(candidates) if a.ok]
+    prompts, targets = [], []
+    for k in usable:
+        codes = list(candidates[k].codes)[: max_input_codes(question.frames_per_code)]
+        frames = question.answer_frames or codes_to_frames(len(codes), question.frames_per_code)
+        rng = random.Random(0)
+        values = TaskValues(motion=codes, frames=frames, caption=check.caption)
+        prompts.append(build_prompt(check.reader, values, rng, codebook_size=lm.vocab.codebook_size, fps=question.fps))
+        targets.append(build_target(check.reader, values, rng, codebook_size=lm.vocab.codebook_size, fps=question.fps))
+    scores = answer_log_likelihoods(lm.model, lm.tokenizer, lm.vocab, prompts, targets, [check.reader.tag] * len(prompts))
+    ranked = [usable[j] for j in sorted(range(len(usable)), key=lambda j: -scores[j])]
+    ranked += [k for k in range(len(candidates)) if k not in set(usable)]
+    return [candidates[k] for k in ranked[:keep]]
+
+
+def _answer(lm: LanguageModel, questions: Sequence[Question], config: DecodingConfig) -> list[list[Answer]]:
+    """`answer_questions` without best-of: one batched generation, `config.num_samples` each."""
     from motionchat.lm.constraints import HeldCodes
     from motionchat.lm.generation import generate, text_ids
     from motionchat.tasks.answer_grammar import DurationGrammar, is_duration_family
 
-    for rate in {q.frames_per_code for q in questions}:
-        check_generation_rate(rate)
     processors = []
     held = [config.hold_durations and is_duration_family(q.family) for q in questions]
     if any(held):

@@ -68,3 +68,17 @@ def test_a_script_answers_motion_and_text_lines_each_at_the_bundles_own_settings
     result = runner.invoke(app, ["run", str(script), "--bundle", str(bundle), "--out", str(tmp_path / "out"), "--format", "none"])
     assert "Traceback" not in result.output, result.output
     assert sorted(used, key=str) == sorted([({"motion"}, 0.6, 2.0), ({"text"}, 0.1, 1.0)], key=str)
+
+
+def test_best_of_on_ask_and_in_the_repl_checks_its_count(tmp_path):
+    from motionchat.chat.session import MAX_BEST_OF, best_of_count
+
+    assert best_of_count("8") == 8 and best_of_count(1) == 1
+    for bad, needle in [("many", "whole number"), ("0", "between"), (str(MAX_BEST_OF + 1), "between"), ("2.5", "whole number")]:
+        with pytest.raises(MotionchatError, match=needle):
+            best_of_count(bad)
+    args = ["ask", "a person jumps twice", "--out", str(tmp_path), "--format", "none", "--json", "--seed", "1"]
+    picked = runner.invoke(app, [*args, "--best-of", "3"])
+    assert picked.exit_code == 0 and json.loads(picked.stdout.splitlines()[-1])["ok"], picked.output
+    bad = runner.invoke(app, [*args, "--best-of", "0"])
+    assert bad.exit_code != 0 and "best-of must be between" in bad.output and "Traceback" not in bad.output

@@ -141,3 +141,42 @@ def test_inbetween_holds_its_given_start_and_end():
     assert capped.frame_limits == (196, 196) and capped.held_codes.count(None) == 49 - 26
     edit = prepare(TaskRequest("edit", motions=[start], motion_frames=[20], edit="faster"), families, rng, **ask)
     assert edit.held_codes == ()
+
+
+def test_best_of_keeps_the_sample_the_model_captions_back_likeliest(tmp_path):
+    """best_of k draws k answers per text-to-motion question and keeps them in order of how likely
+    the model's own captioning (m2t) finds the request for each; questions without a caption to
+    check answer as without it."""
+    import random
+
+    from random_bundle import save_random_bundle
+
+    from motionchat.bundle import load_bundle
+    from motionchat.lm.generation import DecodingConfig
+    from motionchat.lm.scoring import answer_log_likelihoods
+    from motionchat.tasks.answering import best_answers
+    from motionchat.tasks.examples import TaskValues, build_prompt, build_target
+
+    bundle = load_bundle(save_random_bundle(tmp_path / "b"))
+    ask = dict(codebook_size=bundle.codec.codebook_size, frames_per_code=4, fps=20.0)
+    t2m = prepare(TaskRequest("t2m_length", caption="a person jumps twice", frames=40), bundle.families, random.Random(0), **ask)
+    length = prepare(TaskRequest("length2m", frames=40), bundle.families, random.Random(0), **ask)
+    assert t2m.check is not None and t2m.check.caption == "a person jumps twice" and length.check is None
+
+    plain = DecodingConfig(do_sample=True, num_samples=4, seed=3)
+    drawn = answer_questions(bundle.lm, [t2m, length], plain)
+    best = answer_questions(bundle.lm, [t2m, length], DecodingConfig(do_sample=True, num_samples=1, seed=3, best_of=4))
+    assert best[1] == answer_questions(bundle.lm, [length], DecodingConfig(do_sample=True, num_samples=1, seed=3))[0]
+
+    reader, scores = t2m.check.reader, []
+    for answer in drawn[0]:
+        values, rng = TaskValues(motion=answer.codes, frames=40, caption="a person jumps twice"), random.Random(0)
+        prompt = build_prompt(reader, values, rng, codebook_size=ask["codebook_size"], fps=20.0)
+        target = build_target(reader, values, rng, codebook_size=ask["codebook_size"], fps=20.0)
+        lm = bundle.lm
+        scores.append(answer_log_likelihoods(lm.model, lm.tokenizer, lm.vocab, [prompt], [target], [reader.tag])[0])
+    assert best[0] == [drawn[0][int(np.argmax(scores))]]
+    ranked = best_answers(bundle.lm, t2m, drawn[0], keep=4)
+    assert [drawn[0].index(a) for a in ranked] == list(np.argsort(-np.array(scores), kind="stable"))
+    with pytest.raises(MotionchatError, match="best_of"):
+        DecodingConfig(best_of=2)  # greedy answers would all be equal
