@@ -103,8 +103,9 @@ class Stage3Config:
             durations): the tiny preset's 1 and 0.1, by the judge's captions at 0.1-1.0 and guidance
             1-3 (README "Sampling temperature").
         best_of: motions drawn for each text->motion answer, of which the bundle keeps the one it
-            captions back likeliest as the request (1: off; the tiny preset's 8: judge R-Precision
-            top-3 0.80 -> 0.89, README "Best of several motions").
+            captions back likeliest as the request (1: off; the tiny preset's 7: judge R-Precision
+            top-3 0.80 -> 0.90, README "Best of several motions"; 7 keeps a guided request under the
+            step decoder's WIDE_ROWS, which would copy its weights).
         judge_clips: at each periodic evaluation and at the end, ask a snapshot of the model about
             this many validation clips with `motionchat-eval judge` (text-to-motion R-Precision and
             program accuracy, caption program accuracy, durations; needs the evaluation networks,
@@ -187,7 +188,7 @@ STAGE3_PRESETS: dict[str, Stage3Config] = {
         train=TrainConfig(steps=2000, batch_size=32, lr=1e-3, warmup_steps=100, lr_schedule="cosine", min_lr_ratio=0.05,
                           weight_decay=0.01, log_every=20, checkpoint_every=250, eval_every=500, group_batches=16),
         family_weights="t2m=3,t2m_length=2,m2t=2,compose=2,edit=2,diff=2",
-        corruption_tau=0.3, condition_dropout=0.1, dropout=0.0, guidance=2.0, temperature=0.6, text_guidance=1.0, text_temperature=0.1, best_of=8,
+        corruption_tau=0.3, condition_dropout=0.1, dropout=0.0, guidance=2.0, temperature=0.6, text_guidance=1.0, text_temperature=0.1, best_of=7,
         judge_clips=128, val_examples=128,
     ),  # fmt: skip
     # MotionGPT-like instruction tuning of the pretrained backbone on GPUs.
