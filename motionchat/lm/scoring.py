@@ -1,7 +1,7 @@
 """How likely the model finds a given answer: teacher-forced log-likelihoods on the step decoder.
 
 `answer_log_likelihoods(model, tokenizer, vocab, prompts, answers, prefixes)` feeds each answer's
-tokens to the decoder after its prompt (and a forced prefix, a task tag, that is not scored) and
+tokens to the decoder (all positions in one pass, `FusedDecoder.forward_all`) after its prompt (and a forced prefix, a task tag, that is not scored) and
 sums the log-probabilities of the answer's tokens and its closing </s>, all rows in one batch.
 Best-of sampling (`tasks.answering`) uses it to read a motion back as text: the likelier the
 request's caption given the motion, the better the motion shows it.
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from motionchat.lm.generation import text_ids
-from motionchat.lm.motion_time import MotionClock
+from motionchat.lm.motion_time import motion_time
 from motionchat.lm.t5 import encoder_output, start_decoder
 from motionchat.lm.vocab import VocabLayout
 
@@ -41,11 +41,7 @@ def answer_log_likelihoods(
         dtype=torch.bool, device=device,
     )  # fmt: skip
     decoder = start_decoder(model, encoder_output(model, batch, vocab), batch["attention_mask"], max_steps=width)
-    clock = MotionClock(vocab, decoder.w.time.shape[0], len(rows), device) if decoder.timed else None
-    total = torch.zeros(len(rows), dtype=torch.float64, device=device)
-    for s in range(width - 1):
-        column = ids[:, s]
-        logits = decoder.step(column, times=clock.next(column) if clock is not None else None).float()
-        chosen = logits.log_softmax(-1).gather(1, ids[:, s + 1 : s + 2])[:, 0]
-        total += torch.where(scored[:, s], chosen.double(), 0.0)
-    return total.tolist()
+    fed = ids[:, :-1]
+    times = motion_time(fed, vocab, decoder.w.time.shape[0]) if decoder.timed else None
+    chosen = decoder.forward_all(fed, times).float().log_softmax(-1).gather(2, ids[:, 1:, None])[..., 0]
+    return torch.where(scored, chosen.double(), 0.0).sum(1).tolist()

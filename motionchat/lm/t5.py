@@ -441,6 +441,33 @@ class FusedDecoder:
         forced): only what later steps read is computed, every layer's key and value here."""
         self._advance(tokens, None, first, times, logits=False)
 
+    @torch.inference_mode()
+    def forward_all(self, tokens: torch.LongTensor, times: torch.LongTensor | None = None) -> torch.Tensor:
+        """Teacher forcing: the next-token logits (B, T, V) after each of `tokens` (B, T), every
+        position in one pass (T <= max_steps); `times` as `step` takes them, per token. The step
+        state is neither read nor changed."""
+        w, (B, T) = self.w, tokens.shape
+        nh, hs, eps = w.heads, w.head_dim, w.eps
+        x = F.embedding(tokens, w.embed)
+        if times is not None:
+            x = x + F.embedding(times, w.time)
+        bias = self.self_bias[:, :, :T, :T]
+        for (qkv_m, o_m, cq_m, co_m, wi_m, wo_m), (keys_t, values) in zip(self.products, self.cross_kv):
+            q, k, v = torch.matmul(rms(x, eps), qkv_m).view(B, T, 3, nh, hs).permute(2, 0, 3, 1, 4)
+            y = torch.matmul((torch.matmul(q, k.transpose(-1, -2)) + bias).softmax(-1), v)  # (B, nh, T, hs)
+            x = x + torch.matmul(y.transpose(1, 2).reshape(B, T, nh * hs), o_m)
+            q = torch.matmul(rms(x, eps), cq_m).view(B, T, nh, hs).transpose(1, 2)
+            y = torch.matmul((torch.matmul(q, keys_t) + self.cross_bias).softmax(-1), values)
+            x = x + torch.matmul(y.transpose(1, 2).reshape(B, T, nh * hs), co_m)
+            h = torch.matmul(rms(x, eps), wi_m)
+            if w.gated:
+                gate, linear = h.chunk(2, dim=-1)
+                h = gelu_new(gate) * linear
+            else:
+                h = h.relu()
+            x = x + torch.matmul(h, wo_m)
+        return torch.matmul(rms(x, eps), self.head)
+
     @property
     def timed(self) -> bool:
         """The model has a motion time table: each fed token needs its time row."""
