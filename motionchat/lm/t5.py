@@ -459,13 +459,7 @@ class FusedDecoder:
             q = torch.matmul(rms(x, eps), cq_m).view(B, T, nh, hs).transpose(1, 2)
             y = torch.matmul((torch.matmul(q, keys_t) + self.cross_bias).softmax(-1), values)
             x = x + torch.matmul(y.transpose(1, 2).reshape(B, T, nh * hs), co_m)
-            h = torch.matmul(rms(x, eps), wi_m)
-            if w.gated:
-                gate, linear = h.chunk(2, dim=-1)
-                h = gelu_new(gate) * linear
-            else:
-                h = h.relu()
-            x = x + torch.matmul(h, wo_m)
+            x = x + torch.matmul(_hidden(x, wi_m, eps, w.gated), wo_m)
         return torch.matmul(rms(x, eps), self.head)
 
     @property
@@ -496,14 +490,17 @@ class FusedDecoder:
             q = torch.mm(rms(x, eps), cq_m).view(B, nh, 1, hs)
             x = torch.addmm(x, _attend(q, *self.cross_kv[i], self.cross_bias).view(B, nh * hs), co_m)
 
-            h = torch.mm(rms(x, eps), wi_m)
-            if w.gated:
-                gate, linear = h.chunk(2, dim=-1)
-                h = gelu_new(gate) * linear
-            else:
-                h = h.relu_()
-            x = torch.addmm(x, h, wo_m)
+            x = torch.addmm(x, _hidden(x, wi_m, eps, w.gated), wo_m)
         return torch.mm(rms(x, eps), self.head if head is None else head)
+
+
+def _hidden(x: torch.Tensor, wi_m: torch.Tensor, eps: float, gated: bool) -> torch.Tensor:
+    """The feed-forward's hidden activations (its norm folded into `wi_m`, stored (in, out))."""
+    h = torch.matmul(rms(x, eps), wi_m)
+    if gated:
+        gate, linear = h.chunk(2, dim=-1)
+        return gelu_new(gate) * linear
+    return h.relu_()
 
 
 def _attend(q: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
