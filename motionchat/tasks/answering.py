@@ -118,6 +118,11 @@ class TaskSpec:
 # Families whose motion answers best-of sampling can check: the model captions them back (`m2t`)
 # and the one it finds the request's caption likeliest for is kept.
 CHECKED_BY_CAPTION = frozenset({"t2m", "t2m_length"})
+# Best-of also weighs how likely the model finds each motion given the request (mean log-probability
+# per answer token, so that shorter motions gain nothing): judge program accuracy 28.5% -> 35.8%
+# (256 validation clips, seeds 0-2, best of 7) at this weight, R-Precision unchanged (README,
+# "Best of several motions").
+ANSWER_WEIGHT = 10.0
 
 
 def max_input_codes(frames_per_code: int) -> int:
@@ -300,24 +305,32 @@ def answer_questions(lm: LanguageModel, questions: Sequence[Question], config: D
 
 
 def best_answers(lm: LanguageModel, question: Question, candidates: Sequence[Answer], keep: int) -> list[Answer]:
-    """The `keep` candidates whose motions make the question's caption likeliest when the model
-    describes them (`question.check`), best first; malformed ones last. Every candidate is read
-    with the same instruction and answer template, so only the motion differs."""
+    """The `keep` best candidates, best first, malformed ones last: scored by the log-likelihood of
+    the question's caption when the model describes the motion (`question.check`; every candidate
+    read with the same instruction and answer template, so only the motion differs) plus
+    `ANSWER_WEIGHT` times the motion's mean log-probability per token given the question."""
     from motionchat.lm.scoring import answer_log_likelihoods
 
     check = question.check
     if check is None:
         raise ValueError(f"a {question.family.id} question has no caption to check its answers against")
     usable = [k for k, a in enumerate(candidates) if a.ok]
-    prompts, targets = [], []
+    size = lm.vocab.codebook_size
+    prompts, targets, motions = [], [], []
     for k in usable:
         codes = list(candidates[k].codes)[: max_input_codes(question.frames_per_code)]
         frames = question.answer_frames or codes_to_frames(len(codes), question.frames_per_code)
         rng = random.Random(0)
-        values = TaskValues(motion=codes, frames=frames, caption=check.caption)
-        prompts.append(build_prompt(check.reader, values, rng, codebook_size=lm.vocab.codebook_size, fps=question.fps))
-        targets.append(build_target(check.reader, values, rng, codebook_size=lm.vocab.codebook_size, fps=question.fps))
-    scores = answer_log_likelihoods(lm.model, lm.tokenizer, lm.vocab, prompts, targets, [check.reader.tag] * len(prompts))
+        values = TaskValues(motion=codes, frames=frames, caption=check.caption, answer_motion=candidates[k].codes)
+        prompts.append(build_prompt(check.reader, values, rng, codebook_size=size, fps=question.fps))
+        targets.append(build_target(check.reader, values, rng, codebook_size=size, fps=question.fps))
+        motions.append(build_target(question.family, values, rng, codebook_size=size, fps=question.fps))
+    read_back = answer_log_likelihoods(lm.model, lm.tokenizer, lm.vocab, prompts, targets, [check.reader.tag] * len(prompts))
+    given = answer_log_likelihoods(
+        lm.model, lm.tokenizer, lm.vocab, [question.prompt] * len(motions), motions, [question.family.tag] * len(motions)
+    )
+    tokens = [len(lm.tokenizer(m)["input_ids"]) for m in motions]
+    scores = [r + ANSWER_WEIGHT * g / n for r, g, n in zip(read_back, given, tokens)]
     ranked = [usable[j] for j in sorted(range(len(usable)), key=lambda j: -scores[j])]
     ranked += [k for k in range(len(candidates)) if k not in set(usable)]
     return [candidates[k] for k in ranked[:keep]]

@@ -145,8 +145,9 @@ def test_inbetween_holds_its_given_start_and_end():
 
 def test_best_of_keeps_the_sample_the_model_captions_back_likeliest(tmp_path):
     """best_of k draws k answers per text-to-motion question and keeps them in order of how likely
-    the model's own captioning (m2t) finds the request for each; questions without a caption to
-    check answer as without it."""
+    the model's own captioning (m2t) finds the request for each, plus ANSWER_WEIGHT times the
+    motion's mean log-probability given the request; questions without a caption to check answer
+    as without it."""
     import random
 
     from random_bundle import save_random_bundle
@@ -154,7 +155,7 @@ def test_best_of_keeps_the_sample_the_model_captions_back_likeliest(tmp_path):
     from motionchat.bundle import load_bundle
     from motionchat.lm.generation import DecodingConfig
     from motionchat.lm.scoring import answer_log_likelihoods
-    from motionchat.tasks.answering import best_answers
+    from motionchat.tasks.answering import ANSWER_WEIGHT, best_answers
     from motionchat.tasks.examples import TaskValues, build_prompt, build_target
 
     bundle = load_bundle(save_random_bundle(tmp_path / "b"))
@@ -168,13 +169,16 @@ def test_best_of_keeps_the_sample_the_model_captions_back_likeliest(tmp_path):
     best = answer_questions(bundle.lm, [t2m, length], DecodingConfig(do_sample=True, num_samples=1, seed=3, best_of=4))
     assert best[1] == answer_questions(bundle.lm, [length], DecodingConfig(do_sample=True, num_samples=1, seed=3))[0]
 
-    reader, scores = t2m.check.reader, []
+    reader, scores, lm, size = t2m.check.reader, [], bundle.lm, ask["codebook_size"]
     for answer in drawn[0]:
-        values, rng = TaskValues(motion=answer.codes, frames=40, caption="a person jumps twice"), random.Random(0)
-        prompt = build_prompt(reader, values, rng, codebook_size=ask["codebook_size"], fps=20.0)
-        target = build_target(reader, values, rng, codebook_size=ask["codebook_size"], fps=20.0)
-        lm = bundle.lm
-        scores.append(answer_log_likelihoods(lm.model, lm.tokenizer, lm.vocab, [prompt], [target], [reader.tag])[0])
+        values = TaskValues(motion=answer.codes, frames=40, caption="a person jumps twice", answer_motion=answer.codes)
+        rng = random.Random(0)
+        prompt = build_prompt(reader, values, rng, codebook_size=size, fps=20.0)
+        target = build_target(reader, values, rng, codebook_size=size, fps=20.0)
+        motion = build_target(t2m.family, values, rng, codebook_size=size, fps=20.0)
+        read_back = answer_log_likelihoods(lm.model, lm.tokenizer, lm.vocab, [prompt], [target], [reader.tag])[0]
+        given = answer_log_likelihoods(lm.model, lm.tokenizer, lm.vocab, [t2m.prompt], [motion], [t2m.family.tag])[0]
+        scores.append(read_back + ANSWER_WEIGHT * given / len(lm.tokenizer(motion)["input_ids"]))
     assert best[0] == [drawn[0][int(np.argmax(scores))]]
     ranked = best_answers(bundle.lm, t2m, drawn[0], keep=4)
     assert [drawn[0].index(a) for a in ranked] == list(np.argsort(-np.array(scores), kind="stable"))
