@@ -6,6 +6,7 @@ optionally a corpus's own test MPJPE and its distance from real motion, and capt
     python benchmarks/vq_real.py --data DIR_OR_FILE ...           # any BVH / ASF+AMC / .npy motion
     python benchmarks/vq_real.py --corpus DIR                     # + synthetic test MPJPE, corpus-vs-real statistics
     python benchmarks/vq_real.py --captions                       # + CMU caption hit rate (needs a bundle)
+    python benchmarks/vq_real.py --fit                            # codes fitted to the joints (MotionCodec.fit)
 
 Clips are read with the project's importers (features from joints for BVH/AMC), cut to their
 first --max-frames frames. MPJPE is root-aligned (the stage-1 and MotionGPT convention). Real
@@ -71,15 +72,16 @@ def real_files(paths: list[str] | None) -> list[Path]:
     return files
 
 
-def print_reconstructions(codec: MotionCodec, clips) -> None:
+def print_reconstructions(codec: MotionCodec, clips, fit: bool) -> None:
     groups = list(JOINT_GROUPS)
     head = f"{'clip':34s} {'frames':>6s} {'MPJPE':>7s}  " + " ".join(f"{g:>13s}" for g in groups)
-    print(f"tokenizer encode -> decode, root-aligned MPJPE (mm); {codec.codebook_size} codes, "
+    how = "codes fitted to the joints (MotionCodec.fit)" if fit else "encode"
+    print(f"tokenizer {how} -> decode, root-aligned MPJPE (mm); {codec.codebook_size} codes, "
           f"{HUMANML3D_FPS / codec.frames_per_code:g} codes per second of motion")
     print(head)
     results, codes = [], []
     for clip in clips:
-        r = reconstruction(codec, clip.features)
+        r = reconstruction(codec, clip.features, fit)
         results.append(r)
         codes.extend(r.codes)
         print(f"{clip.name:34s} {r.frames:6d} {r.mpjpe_mm:7.1f}  " + " ".join(f"{r.groups_mm[g]:13.1f}" for g in groups))
@@ -120,9 +122,9 @@ def corpus_clips(corpus: Path, split: str, n: int, seed: int = 0) -> list[np.nda
     return [clips.features(int(i))[:MAX_FRAMES] for i in order]
 
 
-def print_corpus(codec: MotionCodec, corpus: Path, real_clips, n: int) -> None:
+def print_corpus(codec: MotionCodec, corpus: Path, real_clips, n: int, fit: bool) -> None:
     feats = corpus_clips(corpus, "test", n)
-    errors = [reconstruction(codec, f) for f in feats]
+    errors = [reconstruction(codec, f, fit) for f in feats]
     codes = [c for r in errors for c in r.codes]
     use = codebook_use(codes, codec.codebook_size)
     print(f"\n{corpus} test split, {len(feats)} clips: MPJPE {np.mean([r.mpjpe_mm for r in errors]):.1f} mm "
@@ -146,7 +148,7 @@ def print_corpus(codec: MotionCodec, corpus: Path, real_clips, n: int) -> None:
     print(f"COVERAGE median {np.median(covered):.1f} mm")
 
 
-def print_captions(bundle_dir: Path, real_clips, csv_path: Path, samples: int, seed: int) -> None:
+def print_captions(bundle_dir: Path, real_clips, csv_path: Path, samples: int, seed: int, fit: bool) -> None:
     from motionchat.bundle import load_bundle
     from motionchat.lm.generation import DecodingConfig
     from motionchat.tasks.answering import TaskRequest, answer_questions, prepare
@@ -157,7 +159,7 @@ def print_captions(bundle_dir: Path, real_clips, csv_path: Path, samples: int, s
     codec = bundle.codec
     rng = random.Random(seed)
     questions = [
-        prepare(TaskRequest("m2t", motions=[codec.encode(c.features)], motion_frames=[len(c.features)]), bundle.families,
+        prepare(TaskRequest("m2t", motions=[codec.fit(c.features) if fit else codec.encode(c.features)], motion_frames=[len(c.features)]), bundle.families,
                 rng, codebook_size=codec.codebook_size, frames_per_code=codec.frames_per_code, fps=bundle.fps)
         for c, _ in scored
     ]  # fmt: skip
@@ -197,6 +199,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=5, help="captions per clip for --captions")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--fit", action="store_true", help="codes fitted to each clip's joints (MotionCodec.fit) instead of the encoder's")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -204,11 +207,11 @@ def main() -> None:
     codec = load_codec(args.bundle, args.vq)
     clips = [load_real_clip(f, args.max_frames) for f in real_files(args.data)]
     print(f"tokenizer: {args.vq or args.bundle}; {len(clips)} real clips, first <= {args.max_frames} frames\n")
-    print_reconstructions(codec, clips)
+    print_reconstructions(codec, clips, args.fit)
     if args.corpus:
-        print_corpus(codec, args.corpus, clips, args.corpus_clips)
+        print_corpus(codec, args.corpus, clips, args.corpus_clips, args.fit)
     if args.captions:
-        print_captions(args.bundle, clips, args.captions, args.samples, args.seed)
+        print_captions(args.bundle, clips, args.captions, args.samples, args.seed, args.fit)
     print(f"\n({time.perf_counter() - start:.1f} s)")
 
 

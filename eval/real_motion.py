@@ -143,9 +143,10 @@ def summarise_errors(errors_mm: np.ndarray, codes: Sequence[int] = ()) -> Recons
     return Reconstruction(len(errors_mm), list(codes), float(errors_mm.mean()), groups, windows, errors_mm)
 
 
-def reconstruction(codec, features: np.ndarray) -> Reconstruction:
-    """Encode and decode raw `features` with a `MotionCodec`; compare the joints of both."""
-    codes = codec.encode(features)
+def reconstruction(codec, features: np.ndarray, fit: bool = False) -> Reconstruction:
+    """Encode (with `fit`: `MotionCodec.fit`) and decode raw `features` with a `MotionCodec`;
+    compare the joints of both."""
+    codes = codec.fit(features) if fit else codec.encode(features)
     decoded = codec.decode(codes, len(features))
     truth = features_to_joints(features, codec.skeleton)
     return summarise_errors(joint_errors_mm(decoded.joints, truth), codes)

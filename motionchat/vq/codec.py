@@ -82,6 +82,15 @@ class MotionCodec:
                 codes[i] = row
         return codes  # type: ignore[return-value]
 
+    def fit(self, features: np.ndarray) -> list[int]:
+        """(T, D) raw features -> codes that decode at least as close to its joints as `encode`'s,
+        found by searching the codebook against the decoded joints (`vq.fitting`): for motion
+        unlike the tokenizer's corpus (real capture); seconds a clip rather than milliseconds."""
+        from motionchat.vq.fitting import fit_codes
+
+        features = self._checked(features)
+        return fit_codes(self.vq, self.normalizer.mean, self.normalizer.std, self.skeleton, features, self.encode(features))
+
     def decode(self, codes: Sequence[int], frames: int | None = None) -> DecodedMotion:
         """Codes -> raw features and joints, cut to `frames` (at most `frames_per_code` per code; default all)."""
         return self.decode_many([codes], [frames])[0]

@@ -116,9 +116,17 @@ class MotionVQVAE(nn.Module):
     @torch.no_grad()
     def reconstruct_unquantized(self, features: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, T, D): the encoder's output decoded without the codebook, the best any
-        quantizer could do with these two networks (a diagnostic, not a tokenizer path)."""
+        quantizer could do with the encoder's latents (a diagnostic, not a tokenizer path)."""
+        return self.decode_latent(self.latent(features), features.shape[1])
+
+    def latent(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) normalised features -> (B, code_dim, N) encoder output, before quantizing."""
         self._check_features(features)
-        return self._features(self.encoder(self._pad_to_codes(features)), features.shape[1])
+        return self.encoder(self._pad_to_codes(features))
+
+    def decode_latent(self, latent: torch.Tensor, frames: int) -> torch.Tensor:
+        """(B, code_dim, N) latent (a codebook entry or not) -> (B, frames, D) normalised features."""
+        return self._features(latent, frames)
 
     @torch.no_grad()
     def encode(self, features: torch.Tensor) -> torch.Tensor:
